@@ -1,0 +1,126 @@
+public import GRDB
+import Foundation
+
+/// The one owner of a node's SQLite file (STYLE "One database owner").
+///
+/// Every public write method is one transaction that keeps an invariant. The file is opened
+/// in WAL mode with `synchronous = NORMAL`: a committed transaction survives `kill -9` of the
+/// process (DESIGN invariant 3); only a power loss can drop the last few commits.
+public struct SoukDatabase: Sendable {
+    public let writer: any DatabaseWriter
+
+    /// Opens (creating if needed) the database file and runs pending migrations.
+    /// - Throws: `StoreError.cannotOpen` with the path and SQLite's reason.
+    public static func open(path: String) throws -> SoukDatabase {
+        var config = Configuration()
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        config.busyMode = .timeout(5)
+        do {
+            let pool = try DatabasePool(path: path, configuration: config)
+            return try SoukDatabase(writer: pool)
+        } catch let error as DatabaseError {
+            throw StoreError.cannotOpen(path: path, reason: error.message ?? "\(error)")
+        }
+    }
+
+    /// A private in-memory database, for tests.
+    public static func inMemory() throws -> SoukDatabase {
+        try SoukDatabase(writer: DatabaseQueue())
+    }
+
+    init(writer: any DatabaseWriter) throws {
+        self.writer = writer
+        try Self.migrator.migrate(writer)
+    }
+
+    /// The schema, built up from an empty file. Never edit a shipped migration; add one.
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1-listings") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE listings (
+                        rowid INTEGER PRIMARY KEY,
+                        listing_id BLOB NOT NULL UNIQUE,
+                        seller BLOB NOT NULL,
+                        object_id BLOB NOT NULL UNIQUE,
+                        envelope BLOB NOT NULL,
+                        version INTEGER NOT NULL,
+                        title TEXT NOT NULL,
+                        description TEXT NOT NULL,
+                        price_minor INTEGER NOT NULL,
+                        currency TEXT NOT NULL,
+                        category TEXT NOT NULL,
+                        location TEXT NOT NULL,
+                        country TEXT NOT NULL,
+                        quantity INTEGER NOT NULL,
+                        condition INTEGER NOT NULL,
+                        tags TEXT NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        updated_at INTEGER NOT NULL,
+                        expires_at INTEGER NOT NULL,
+                        received_at INTEGER NOT NULL
+                    );
+                    CREATE INDEX listings_seller ON listings(seller, created_at);
+                    CREATE INDEX listings_price ON listings(currency, price_minor);
+                    CREATE INDEX listings_created ON listings(created_at);
+                    CREATE INDEX listings_expires ON listings(expires_at);
+                    CREATE INDEX listings_category ON listings(category, created_at);
+
+                    CREATE TABLE retractions (
+                        listing_id BLOB PRIMARY KEY,
+                        seller BLOB NOT NULL,
+                        object_id BLOB NOT NULL UNIQUE,
+                        envelope BLOB NOT NULL,
+                        retracted_at INTEGER NOT NULL,
+                        received_at INTEGER NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE INDEX retractions_at ON retractions(retracted_at);
+
+                    CREATE VIRTUAL TABLE listings_fts USING fts5(
+                        title, description, tags,
+                        content = 'listings', content_rowid = 'rowid',
+                        tokenize = 'unicode61 remove_diacritics 2'
+                    );
+                    CREATE TRIGGER listings_ai AFTER INSERT ON listings BEGIN
+                        INSERT INTO listings_fts(rowid, title, description, tags)
+                        VALUES (new.rowid, new.title, new.description, new.tags);
+                    END;
+                    CREATE TRIGGER listings_ad AFTER DELETE ON listings BEGIN
+                        INSERT INTO listings_fts(listings_fts, rowid, title, description, tags)
+                        VALUES ('delete', old.rowid, old.title, old.description, old.tags);
+                    END;
+                    CREATE TRIGGER listings_au AFTER UPDATE ON listings BEGIN
+                        INSERT INTO listings_fts(listings_fts, rowid, title, description, tags)
+                        VALUES ('delete', old.rowid, old.title, old.description, old.tags);
+                        INSERT INTO listings_fts(rowid, title, description, tags)
+                        VALUES (new.rowid, new.title, new.description, new.tags);
+                    END;
+                    """)
+        }
+        return m
+    }
+}
+
+/// Store failures that are not refusals of an object.
+public enum StoreError: Error, Sendable, CustomStringConvertible {
+    case cannotOpen(path: String, reason: String)
+    case invalidCursor
+
+    public var description: String {
+        switch self {
+        case .cannotOpen(let path, let reason): return "cannot open database \(path): \(reason)"
+        case .invalidCursor: return "invalid or stale pagination cursor"
+        }
+    }
+}
+
+extension Array where Element == UInt8 {
+    var data: Data { Data(self) }
+}
+
+extension Data {
+    var bytes: [UInt8] { [UInt8](self) }
+}
