@@ -36,6 +36,7 @@ let package = Package(
             dependencies: [
                 "SoukCore", "SoukCrypto", "SoukStore",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .target(
@@ -57,6 +58,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
@@ -74,7 +76,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "SoukEndToEndTests", dependencies: ["SoukCore"]),
+        .testTarget(name: "SoukNodeTests", dependencies: ["SoukNode", "SoukStore", "SoukCore", "SoukCrypto"]),
+        .testTarget(name: "SoukEndToEndTests", dependencies: ["SoukCore", "SoukRPC"]),
     ],
     swiftLanguageModes: [.v6]
 )

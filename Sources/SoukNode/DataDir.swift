@@ -1,0 +1,114 @@
+import Foundation
+import SoukCrypto
+
+/// The files of one node, under one directory (mode 0700):
+/// `identity.key`, `souk.conf`, `souk.sqlite` (+ `-wal`, `-shm`), `rpc.cookie` (while the daemon
+/// runs) and `daemon.lock`.
+public struct DataDir: Sendable {
+    public let path: String
+
+    public init(path: String) {
+        self.path = DataDir.expandTilde(path)
+    }
+
+    /// `$SOUK_DATADIR`, else `~/.souk`.
+    public static var defaultPath: String {
+        ProcessInfo.processInfo.environment["SOUK_DATADIR"] ?? "~/.souk"
+    }
+
+    public var keyFile: String { path + "/identity.key" }
+    public var configFile: String { path + "/souk.conf" }
+    public var databaseFile: String { path + "/souk.sqlite" }
+    public var cookieFile: String { path + "/rpc.cookie" }
+    public var lockFile: String { path + "/daemon.lock" }
+
+    public var exists: Bool {
+        var isDir: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue
+    }
+
+    public var hasIdentity: Bool { FileManager.default.fileExists(atPath: keyFile) }
+
+    /// Creates the directory (0700) if missing.
+    public func create() throws {
+        try FileManager.default.createDirectory(
+            atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    }
+
+    /// Loads `identity.key`.
+    /// - Throws: `NodeError.noIdentity` when there is none, `KeyFileError` when it cannot be unlocked.
+    public func loadKeyFile() throws -> KeyFile {
+        guard hasIdentity else { throw NodeError.noIdentity(datadir: path) }
+        let data = try Data(contentsOf: URL(fileURLWithPath: keyFile))
+        do {
+            return try JSONDecoder().decode(KeyFile.self, from: data)
+        } catch {
+            throw KeyFileError.malformed("not valid JSON")
+        }
+    }
+
+    /// Writes `identity.key` with mode 0600; refuses to overwrite an existing identity.
+    public func writeKeyFile(_ keyFile: KeyFile) throws {
+        guard !hasIdentity else { throw NodeError.identityExists(datadir: path) }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try writePrivate(encoder.encode(keyFile), to: self.keyFile)
+    }
+
+    /// Writes a fresh RPC cookie `__cookie__:<64 hex>` (mode 0600) and returns the full line.
+    public func writeCookie() throws -> String {
+        let line = "__cookie__:" + Hex.encode(secureRandomBytes(32))
+        try writePrivate(Data(line.utf8), to: cookieFile)
+        return line
+    }
+
+    /// Reads the cookie line the daemon wrote.
+    public func readCookie() throws -> String {
+        guard let data = FileManager.default.contents(atPath: cookieFile),
+            let s = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines), !s.isEmpty
+        else { throw NodeError.noCookie(path: cookieFile) }
+        return s
+    }
+
+    public func removeCookie() { try? FileManager.default.removeItem(atPath: cookieFile) }
+
+    /// Creates the file with mode 0600 before any secret is written into it.
+    private func writePrivate(_ data: Data, to file: String) throws {
+        let tmp = file + ".tmp"
+        unlink(tmp)
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard fd >= 0 else { throw NodeError.io("cannot create \(tmp): \(String(cString: strerror(errno)))") }
+        let ok = data.withUnsafeBytes { buf -> Bool in
+            var off = 0
+            while off < buf.count {
+                let n = write(fd, buf.baseAddress! + off, buf.count - off)
+                if n <= 0 { return false }
+                off += n
+            }
+            return fsync(fd) == 0
+        }
+        close(fd)
+        guard ok, rename(tmp, file) == 0 else {
+            unlink(tmp)
+            throw NodeError.io("cannot write \(file): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Takes an exclusive lock so two daemons never share a data dir. Keep the descriptor open.
+    /// - Returns: the lock's file descriptor.
+    public func lock() throws -> Int32 {
+        let fd = open(lockFile, O_RDWR | O_CREAT, 0o600)
+        guard fd >= 0 else { throw NodeError.io("cannot open \(lockFile): \(String(cString: strerror(errno)))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw NodeError.dataDirInUse(datadir: path)
+        }
+        return fd
+    }
+
+    static func expandTilde(_ p: String) -> String {
+        guard p == "~" || p.hasPrefix("~/") else { return p }
+        let home = ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()
+        return home + p.dropFirst()
+    }
+}

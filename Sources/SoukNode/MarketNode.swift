@@ -1,0 +1,180 @@
+public import Logging
+import Foundation
+public import SoukCore
+public import SoukCrypto
+public import SoukStore
+
+/// A node's own view of the market: its identity, its store and the rules that connect them.
+///
+/// Every operation validates fully before the store is touched (DESIGN invariant 2) and each store
+/// write is one transaction (invariant 3). The actor serialises this node's own publications so two
+/// concurrent updates of one listing cannot pick the same version.
+public actor MarketNode {
+    public nonisolated let identity: SigningKey
+    public nonisolated let database: SoukDatabase
+    public nonisolated let network: NodeConfig.Network
+    public nonisolated let startedAt: UInt64
+    private let clock: @Sendable () -> UInt64
+    private let logger: Logger
+
+    /// - Parameters:
+    ///   - clock: Unix seconds; injectable so tests can move time.
+    public init(
+        identity: SigningKey, database: SoukDatabase, network: NodeConfig.Network,
+        clock: @escaping @Sendable () -> UInt64 = MarketNode.systemClock, logger: Logger
+    ) {
+        self.identity = identity
+        self.database = database
+        self.network = network
+        self.clock = clock
+        self.startedAt = clock()
+        self.logger = logger
+    }
+
+    public static let systemClock: @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970) }
+
+    public nonisolated var nodeID: NodeID { NodeID(publicKey: identity.publicKey)! }
+
+    public func now() -> UInt64 { clock() }
+
+    /// Signs and stores a new listing (version 1).
+    /// - Throws: `NodeError.invalid` for a rule the draft breaks, `.quotaExceeded`.
+    public func createListing(_ draft: ListingDraft) throws -> StoredListing {
+        let now = clock()
+        let days = try checkedDays(draft.expiresInDays)
+        let listing = Listing(
+            salt: secureRandomBytes(ListingID.saltBytes), version: 1, createdAt: now, updatedAt: now,
+            expiresAt: now + days * 86_400, title: draft.title, description: draft.description, price: draft.price,
+            category: draft.category, location: draft.location, country: draft.country, quantity: draft.quantity,
+            condition: draft.condition, tags: draft.tags)
+        return try publish(listing)
+    }
+
+    /// Signs and stores the next version of one of this node's listings.
+    public func updateListing(_ id: ListingID, changes: ListingChanges) throws -> StoredListing {
+        let now = clock()
+        let current = try ownListing(id)
+        var l = current.listing
+        if let v = changes.title { l.title = v }
+        if let v = changes.description { l.description = v }
+        if let v = changes.price { l.price = v }
+        if let v = changes.category { l.category = v }
+        if let v = changes.location { l.location = v }
+        if let v = changes.country { l.country = v }
+        if let v = changes.quantity { l.quantity = v }
+        if let v = changes.condition { l.condition = v }
+        if let v = changes.tags { l.tags = v }
+        l.version += 1
+        l.updatedAt = max(now, l.updatedAt)
+        if let d = changes.expiresInDays {
+            l.expiresAt = l.updatedAt + (try checkedDays(d)) * 86_400
+        } else {
+            // Keep the remaining lifetime, but never beyond the 30-day rule.
+            l.expiresAt = min(l.expiresAt, l.updatedAt + Listing.Limits.maxLifetime)
+        }
+        return try publish(l)
+    }
+
+    /// Signs and stores a tombstone for one of this node's listings.
+    public func retractListing(_ id: ListingID) throws -> StoredRetraction {
+        let current = try ownListing(id)
+        let tomb = ListingRetraction(salt: current.listing.salt, retractedAt: clock())
+        let envelope = Envelope(kind: .listingRetraction, payload: tomb.encoded(), signingKey: identity)
+        let verified = try verify(envelope)
+        let outcome = try database.apply(verified, now: clock())
+        guard outcome == .retracted else { throw NodeError.conflict("retraction not applied: \(outcome)") }
+        logger.info("listing retracted", metadata: ["listing.id": "\(id)"])
+        guard let stored = try database.retraction(id) else { throw NodeError.listingNotFound(id) }
+        return stored
+    }
+
+    /// A listing by id: active, or the reason it is not.
+    /// - Throws: `.listingNotFound`, `.listingRetracted`, `.listingExpired`.
+    public func listing(_ id: ListingID) throws -> StoredListing {
+        if let tomb = try database.retraction(id) {
+            throw NodeError.listingRetracted(id, retractedAt: tomb.retractedAt)
+        }
+        guard let stored = try database.listing(id) else { throw NodeError.listingNotFound(id) }
+        guard stored.listing.expiresAt > clock() else { throw NodeError.listingExpired(id) }
+        return stored
+    }
+
+    /// This node's own unexpired listings, newest first.
+    public func myListings() throws -> [StoredListing] {
+        try database.listings(seller: identity.publicKey, now: clock())
+    }
+
+    public func search(_ query: SearchQuery) throws -> SearchPage {
+        try database.search(query, now: clock())
+    }
+
+    /// Verifies and stores an object that came from elsewhere (a peer, an import).
+    /// - Returns: what the store did; nothing is stored unless it verifies.
+    public func ingest(_ bytes: [UInt8]) throws -> ApplyOutcome {
+        let verified: VerifiedObject
+        do {
+            verified = try VerifiedObject(bytes: bytes, now: clock())
+        } catch {
+            throw NodeError.invalid(error)
+        }
+        return try database.apply(verified, now: clock())
+    }
+
+    /// Removes expired listings and old tombstones.
+    @discardableResult
+    public func pruneExpired() throws -> (listings: Int, retractions: Int) {
+        let removed = try database.pruneExpired(now: clock())
+        if removed.listings + removed.retractions > 0 {
+            logger.info(
+                "pruned expired objects",
+                metadata: ["listings": "\(removed.listings)", "retractions": "\(removed.retractions)"])
+        }
+        return removed
+    }
+
+    private func ownListing(_ id: ListingID) throws -> StoredListing {
+        let current = try listing(id)
+        guard current.seller == identity.publicKey else { throw NodeError.notSeller(id) }
+        return current
+    }
+
+    private func checkedDays(_ days: Int) throws -> UInt64 {
+        guard (1...30).contains(days) else {
+            throw NodeError.invalid(ValidationError(.invalidTimestamps, "expires_in_days must be between 1 and 30"))
+        }
+        return UInt64(days)
+    }
+
+    private func verify(_ envelope: Envelope) throws -> VerifiedObject {
+        do {
+            return try VerifiedObject(envelope: envelope, now: clock())
+        } catch {
+            throw NodeError.invalid(error)
+        }
+    }
+
+    private func publish(_ listing: Listing) throws -> StoredListing {
+        do {
+            try listing.validateFields()
+        } catch {
+            throw NodeError.invalid(error)
+        }
+        let envelope = Envelope(kind: .listing, payload: listing.encoded(), signingKey: identity)
+        let verified = try verify(envelope)
+        let outcome = try database.apply(verified, now: clock())
+        switch outcome {
+        case .inserted, .updated:
+            logger.info(
+                "listing stored",
+                metadata: ["listing.id": "\(verified.listingID)", "listing.version": "\(listing.version)"])
+        case .quotaExceeded(let limit):
+            throw NodeError.quotaExceeded(limit: limit)
+        default:
+            throw NodeError.conflict("listing not stored: \(outcome)")
+        }
+        guard let stored = try database.listing(verified.listingID) else {
+            throw NodeError.listingNotFound(verified.listingID)
+        }
+        return stored
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+
+/// Settings from `<datadir>/souk.conf`: one `key = value` per line, `#` starts a comment.
+/// Command-line flags override the file. Unknown keys are an error, so a typo never goes unnoticed.
+public struct NodeConfig: Sendable, Equatable {
+    public enum Network: String, Sendable, CaseIterable {
+        case main
+        case testnet
+        public var defaultRPCPort: Int { self == .main ? 7420 : 17420 }
+        public var defaultP2PPort: Int { self == .main ? 7421 : 17421 }
+    }
+
+    public var network: Network = .main
+    public var rpcPort: Int?
+    public var rpcBind: String = "127.0.0.1"
+    /// Binding RPC to a non-loopback address is refused unless this is true.
+    public var rpcAllowRemote: Bool = false
+    public var p2pPort: Int?
+    public var peers: [String] = []
+
+    public init() {}
+
+    public var effectiveRPCPort: Int { rpcPort ?? network.defaultRPCPort }
+    public var effectiveP2PPort: Int { p2pPort ?? network.defaultP2PPort }
+
+    public static let knownKeys = ["network", "rpc-port", "rpc-bind", "rpc-allow-remote", "p2p-port", "peer"]
+
+    /// Parses the config text.
+    /// - Throws: `NodeError.badConfig` naming the line and what is wrong.
+    public init(parsing text: String, file: String = "souk.conf") throws {
+        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)[0]
+                .trimmingCharacters(in: .whitespaces)
+            if line.isEmpty { continue }
+            let where_ = "\(file) line \(index + 1)"
+            guard let eq = line.firstIndex(of: "=") else {
+                throw NodeError.badConfig("\(where_): expected key = value")
+            }
+            let key = line[..<eq].trimmingCharacters(in: .whitespaces)
+            let value = line[line.index(after: eq)...].trimmingCharacters(in: .whitespaces)
+            switch key {
+            case "network":
+                guard let n = Network(rawValue: value) else {
+                    throw NodeError.badConfig("\(where_): network must be main or testnet")
+                }
+                network = n
+            case "rpc-port": rpcPort = try NodeConfig.port(value, where_)
+            case "p2p-port": p2pPort = try NodeConfig.port(value, where_)
+            case "rpc-bind": rpcBind = value
+            case "rpc-allow-remote":
+                guard value == "true" || value == "false" else {
+                    throw NodeError.badConfig("\(where_): rpc-allow-remote must be true or false")
+                }
+                rpcAllowRemote = value == "true"
+            case "peer": peers.append(value)
+            default:
+                throw NodeError.badConfig(
+                    "\(where_): unknown key \"\(key)\" (known: \(NodeConfig.knownKeys.joined(separator: ", ")))")
+            }
+        }
+    }
+
+    /// The file text for these settings.
+    public var rendered: String {
+        var lines = ["# Souk node configuration. Command-line flags override these values.", "network = \(network.rawValue)"]
+        lines.append("rpc-port = \(effectiveRPCPort)")
+        lines.append("rpc-bind = \(rpcBind)")
+        lines.append("p2p-port = \(effectiveP2PPort)")
+        for p in peers { lines.append("peer = \(p)") }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Loads the data dir's config, or defaults when the file is absent.
+    public static func load(from dataDir: DataDir) throws -> NodeConfig {
+        guard let data = FileManager.default.contents(atPath: dataDir.configFile) else { return NodeConfig() }
+        return try NodeConfig(parsing: String(decoding: data, as: UTF8.self))
+    }
+
+    private static func port(_ value: String, _ where_: String) throws -> Int {
+        guard let p = Int(value), (1...65535).contains(p) else {
+            throw NodeError.badConfig("\(where_): port must be 1-65535, got \"\(value)\"")
+        }
+        return p
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+import SoukRPC
+
+/// Text renderings of RPC results.
+enum Output {
+    static func listing(_ l: JSONValue) -> String {
+        let tags = l["tags"]?.arrayValue?.compactMap(\.stringValue).joined(separator: ", ") ?? ""
+        var lines = [
+            "id:          \(l["listing_id"]?.stringValue ?? "?")",
+            "title:       \(l["title"]?.stringValue ?? "")",
+            "price:       \(l["price"]?.stringValue ?? "") \(l["currency"]?.stringValue ?? "")",
+            "category:    \(l["category"]?.stringValue ?? "")",
+            "location:    \(l["location"]?.stringValue ?? "")\(country(l))",
+            "condition:   \(l["condition"]?.stringValue ?? "")   quantity: \(l["quantity"]?.intValue ?? 0)",
+            "version:     \(l["version"]?.intValue ?? 0)   status: \(l["status"]?.stringValue ?? "")",
+            "seller:      \(l["seller"]?.stringValue ?? "")",
+            "expires_at:  \(l["expires_at"]?.intValue ?? 0)",
+        ]
+        if !tags.isEmpty { lines.append("tags:        \(tags)") }
+        if let d = l["description"]?.stringValue, !d.isEmpty { lines.append("\n\(d)") }
+        return lines.joined(separator: "\n")
+    }
+
+    private static func country(_ l: JSONValue) -> String {
+        guard let c = l["country"]?.stringValue, !c.isEmpty else { return "" }
+        return " (\(c))"
+    }
+
+    /// One row per listing: id, price, title, location.
+    static func table(_ rows: [JSONValue]) -> String {
+        guard !rows.isEmpty else { return "no listings" }
+        let cells = rows.map { r in
+            [
+                r["listing_id"]?.stringValue ?? "",
+                "\(r["price"]?.stringValue ?? "") \(r["currency"]?.stringValue ?? "")",
+                clip(r["title"]?.stringValue ?? "", 48),
+                clip(r["location"]?.stringValue ?? "", 24),
+            ]
+        }
+        let header = ["ID", "PRICE", "TITLE", "LOCATION"]
+        let widths = (0..<4).map { i in ([header[i]] + cells.map { $0[i] }).map(\.count).max() ?? 0 }
+        let render: ([String]) -> String = { row in
+            row.enumerated().map { i, c in c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ").trimmingTrailing()
+        }
+        return ([render(header)] + cells.map(render)).joined(separator: "\n")
+    }
+
+    private static func clip(_ s: String, _ n: Int) -> String { s.count <= n ? s : String(s.prefix(n - 1)) + "…" }
+}
+
+extension String {
+    func trimmingTrailing() -> String {
+        var s = self
+        while s.last == " " { s.removeLast() }
+        return s
+    }
+}
