@@ -24,6 +24,13 @@ let package = Package(
         .target(name: "SoukCrypto", dependencies: ["CSodium"]),
         .target(name: "SoukCore", dependencies: ["SoukCrypto"]),
         .target(
+            name: "SoukWire",
+            dependencies: [
+                "SoukCore", "SoukCrypto",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .target(
             name: "SoukStore",
             dependencies: [
                 "SoukCore",
@@ -68,6 +75,15 @@ let package = Package(
         ),
         .testTarget(name: "SoukCryptoTests", dependencies: ["SoukCrypto"]),
         .testTarget(name: "SoukCoreTests", dependencies: ["SoukCore", "SoukCrypto"]),
+        .testTarget(
+            name: "SoukWireTests",
+            dependencies: [
+                "SoukWire", "SoukCore", "SoukCrypto",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "SoukStoreTests", dependencies: ["SoukStore", "SoukCore", "SoukCrypto"]),
         .testTarget(
             name: "SoukRPCTests",

@@ -1,0 +1,200 @@
+public import SoukCore
+import SoukCrypto
+
+/// A 16-byte prefix of an object id, used by set reconciliation and `getObjects`.
+public struct ShortID: Hashable, Sendable, Comparable {
+    public static let byteCount = 16
+    public let bytes: [UInt8]
+    public init(_ id: ObjectID) { bytes = Array(id.bytes.prefix(ShortID.byteCount)) }
+    public init?(bytes: [UInt8]) {
+        guard bytes.count == ShortID.byteCount else { return nil }
+        self.bytes = bytes
+    }
+    public static func < (a: ShortID, b: ShortID) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
+}
+
+/// A dialable peer address as exchanged in `addr`.
+public struct PeerAddress: Hashable, Sendable, CustomStringConvertible {
+    public var host: String
+    public var port: UInt16
+    /// Unix seconds the sender last heard from it.
+    public var lastSeen: UInt64
+
+    public init(host: String, port: UInt16, lastSeen: UInt64 = 0) {
+        self.host = host
+        self.port = port
+        self.lastSeen = lastSeen
+    }
+
+    public var hostPort: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    public var description: String { hostPort }
+}
+
+/// The messages of an established link (see `Specs/wire.md`, "Messages"). The first byte of the
+/// plaintext is the type; types 0x80 and above are optional (ignored when unknown), all others are
+/// mandatory (an unknown one closes the link).
+public enum PeerMessage: Sendable, Equatable {
+    /// 0x01, first message in each direction.
+    case hello(listenPort: UInt16, userAgent: String, time: UInt64)
+    /// 0x02 / 0x03 keep-alive.
+    case ping(UInt64)
+    case pong(UInt64)
+    /// 0x10 full envelopes (eager push, or answers to graft / getObjects).
+    case objects([[UInt8]])
+    /// 0x11 lazy announcement of object ids.
+    case ihave([ObjectID])
+    /// 0x12 "send me these and push to me eagerly from now on".
+    case graft([ObjectID])
+    /// 0x13 "stop pushing bodies to me; announce instead".
+    case prune
+    /// 0x14 request bodies by short id (after reconciliation).
+    case getObjects([ShortID])
+    /// 0x20 / 0x21 address exchange.
+    case getAddr
+    case addr([PeerAddress])
+    /// 0x30 one round of range-based set reconciliation.
+    case reconcile(ReconMessage)
+    /// 0x80+ a type this node does not know and may ignore.
+    case optional(type: UInt8)
+
+    public enum Limits {
+        public static let maxIDs = 1_000
+        public static let maxObjects = 256
+        public static let maxAddresses = 100
+        public static let maxUserAgentBytes = 64
+        public static let maxHostBytes = 255
+    }
+
+    public var typeByte: UInt8 {
+        switch self {
+        case .hello: return 0x01
+        case .ping: return 0x02
+        case .pong: return 0x03
+        case .objects: return 0x10
+        case .ihave: return 0x11
+        case .graft: return 0x12
+        case .prune: return 0x13
+        case .getObjects: return 0x14
+        case .getAddr: return 0x20
+        case .addr: return 0x21
+        case .reconcile: return 0x30
+        case .optional(let t): return t
+        }
+    }
+
+    public var name: String {
+        switch self {
+        case .hello: return "hello"
+        case .ping: return "ping"
+        case .pong: return "pong"
+        case .objects: return "objects"
+        case .ihave: return "ihave"
+        case .graft: return "graft"
+        case .prune: return "prune"
+        case .getObjects: return "getobjects"
+        case .getAddr: return "getaddr"
+        case .addr: return "addr"
+        case .reconcile: return "reconcile"
+        case .optional: return "optional"
+        }
+    }
+
+    public func encoded() -> [UInt8] {
+        var w = ByteWriter()
+        w.writeByte(typeByte)
+        switch self {
+        case .hello(let port, let ua, let time):
+            w.writeByte(UInt8(port >> 8))
+            w.writeByte(UInt8(port & 0xff))
+            w.writeString(ua)
+            w.writeVarint(time)
+        case .ping(let n), .pong(let n):
+            w.writeVarint(n)
+        case .objects(let envelopes):
+            w.writeVarint(UInt64(envelopes.count))
+            for e in envelopes { w.writeLengthPrefixed(e) }
+        case .ihave(let ids), .graft(let ids):
+            w.writeVarint(UInt64(ids.count))
+            for id in ids { w.writeBytes(id.bytes) }
+        case .getObjects(let ids):
+            w.writeVarint(UInt64(ids.count))
+            for id in ids { w.writeBytes(id.bytes) }
+        case .prune, .getAddr, .optional:
+            break
+        case .addr(let addrs):
+            w.writeVarint(UInt64(addrs.count))
+            for a in addrs {
+                w.writeString(a.host)
+                w.writeByte(UInt8(a.port >> 8))
+                w.writeByte(UInt8(a.port & 0xff))
+                w.writeVarint(a.lastSeen)
+            }
+        case .reconcile(let m):
+            m.encode(into: &w)
+        }
+        return w.bytes
+    }
+
+    /// Decodes one message plaintext.
+    /// - Throws: `WireError.unknownMandatoryType` or `.malformedMessage`.
+    public init(decoding bytes: [UInt8]) throws(WireError) {
+        guard let type = bytes.first else { throw .malformedMessage("empty message") }
+        var r = ByteReader(bytes)
+        do {
+            _ = try r.readByte("type")
+            switch type {
+            case 0x01:
+                let hi = try r.readByte("listen port")
+                let lo = try r.readByte("listen port")
+                let ua = try r.readString("user agent", maxBytes: Limits.maxUserAgentBytes)
+                self = .hello(listenPort: UInt16(hi) << 8 | UInt16(lo), userAgent: ua, time: try r.readVarint("time"))
+            case 0x02: self = .ping(try r.readVarint("nonce"))
+            case 0x03: self = .pong(try r.readVarint("nonce"))
+            case 0x10:
+                let n = try PeerMessage.count(&r, max: Limits.maxObjects)
+                var out: [[UInt8]] = []
+                for _ in 0..<n { out.append(try r.readLengthPrefixed("envelope", maxLength: Envelope.maxEncodedBytes)) }
+                self = .objects(out)
+            case 0x11, 0x12:
+                let n = try PeerMessage.count(&r, max: Limits.maxIDs)
+                var ids: [ObjectID] = []
+                for _ in 0..<n { ids.append(ObjectID(bytes: try r.readBytes(32, "object id"))) }
+                self = type == 0x11 ? .ihave(ids) : .graft(ids)
+            case 0x13: self = .prune
+            case 0x14:
+                let n = try PeerMessage.count(&r, max: Limits.maxIDs)
+                var ids: [ShortID] = []
+                for _ in 0..<n { ids.append(ShortID(bytes: try r.readBytes(ShortID.byteCount, "short id"))!) }
+                self = .getObjects(ids)
+            case 0x20: self = .getAddr
+            case 0x21:
+                let n = try PeerMessage.count(&r, max: Limits.maxAddresses)
+                var addrs: [PeerAddress] = []
+                for _ in 0..<n {
+                    let host = try r.readString("host", maxBytes: Limits.maxHostBytes)
+                    let hi = try r.readByte("port")
+                    let lo = try r.readByte("port")
+                    addrs.append(PeerAddress(host: host, port: UInt16(hi) << 8 | UInt16(lo), lastSeen: try r.readVarint("last seen")))
+                }
+                self = .addr(addrs)
+            case 0x30: self = .reconcile(try ReconMessage(reading: &r))
+            case 0x80...0xff:
+                self = .optional(type: type)
+                return
+            default:
+                throw WireError.unknownMandatoryType(type)
+            }
+            try r.expectEnd(name)
+        } catch let e as WireError {
+            throw e
+        } catch {
+            throw .malformedMessage("\(error)")
+        }
+    }
+
+    private static func count(_ r: inout ByteReader, max: Int) throws -> Int {
+        let n = try r.readVarint("count")
+        guard n <= UInt64(max) else { throw WireError.malformedMessage("count \(n) exceeds \(max)") }
+        return Int(n)
+    }
+}
