@@ -41,9 +41,11 @@ let package = Package(
         .target(
             name: "SoukNode",
             dependencies: [
-                "SoukCore", "SoukCrypto", "SoukStore",
+                "SoukCore", "SoukCrypto", "SoukStore", "SoukWire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .target(

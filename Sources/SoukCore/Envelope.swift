@@ -22,7 +22,10 @@ public struct Envelope: Sendable, Equatable {
     public let bytes: [UInt8]
 
     /// BLAKE2b-256 of `bytes`.
-    public var id: ObjectID { ObjectID(bytes: Blake2b.hash256(bytes)) }
+    public var id: ObjectID { Envelope.id(of: bytes) }
+
+    /// The object id of encoded envelope bytes (whether or not they decode).
+    public static func id(of bytes: [UInt8]) -> ObjectID { ObjectID(bytes: Blake2b.hash256(bytes)) }
 
     /// Signs `payload` as an object of `kind`.
     public init(kind: ObjectKind, payload: [UInt8], signingKey: SigningKey) {

@@ -16,6 +16,7 @@ public actor MarketNode {
     public nonisolated let startedAt: UInt64
     private let clock: @Sendable () -> UInt64
     private let logger: Logger
+    private var publishHandler: (@Sendable (VerifiedObject) async -> Void)?
 
     /// - Parameters:
     ///   - clock: Unix seconds; injectable so tests can move time.
@@ -35,11 +36,16 @@ public actor MarketNode {
 
     public nonisolated var nodeID: NodeID { NodeID(publicKey: identity.publicKey)! }
 
+    /// Called after each object this node signs and stores (the peer manager gossips it).
+    public func setPublishHandler(_ handler: @escaping @Sendable (VerifiedObject) async -> Void) {
+        publishHandler = handler
+    }
+
     public func now() -> UInt64 { clock() }
 
     /// Signs and stores a new listing (version 1).
     /// - Throws: `NodeError.invalid` for a rule the draft breaks, `.quotaExceeded`.
-    public func createListing(_ draft: ListingDraft) throws -> StoredListing {
+    public func createListing(_ draft: ListingDraft) async throws -> StoredListing {
         let now = clock()
         let days = try checkedDays(draft.expiresInDays)
         let listing = Listing(
@@ -47,11 +53,11 @@ public actor MarketNode {
             expiresAt: now + days * 86_400, title: draft.title, description: draft.description, price: draft.price,
             category: draft.category, location: draft.location, country: draft.country, quantity: draft.quantity,
             condition: draft.condition, tags: draft.tags)
-        return try publish(listing)
+        return try await publish(listing)
     }
 
     /// Signs and stores the next version of one of this node's listings.
-    public func updateListing(_ id: ListingID, changes: ListingChanges) throws -> StoredListing {
+    public func updateListing(_ id: ListingID, changes: ListingChanges) async throws -> StoredListing {
         let now = clock()
         let current = try ownListing(id)
         var l = current.listing
@@ -72,11 +78,11 @@ public actor MarketNode {
             // Keep the remaining lifetime, but never beyond the 30-day rule.
             l.expiresAt = min(l.expiresAt, l.updatedAt + Listing.Limits.maxLifetime)
         }
-        return try publish(l)
+        return try await publish(l)
     }
 
     /// Signs and stores a tombstone for one of this node's listings.
-    public func retractListing(_ id: ListingID) throws -> StoredRetraction {
+    public func retractListing(_ id: ListingID) async throws -> StoredRetraction {
         let current = try ownListing(id)
         let tomb = ListingRetraction(salt: current.listing.salt, retractedAt: clock())
         let envelope = Envelope(kind: .listingRetraction, payload: tomb.encoded(), signingKey: identity)
@@ -84,6 +90,7 @@ public actor MarketNode {
         let outcome = try database.apply(verified, now: clock())
         guard outcome == .retracted else { throw NodeError.conflict("retraction not applied: \(outcome)") }
         logger.info("listing retracted", metadata: ["listing.id": "\(id)"])
+        await publishHandler?(verified)
         guard let stored = try database.retraction(id) else { throw NodeError.listingNotFound(id) }
         return stored
     }
@@ -120,6 +127,18 @@ public actor MarketNode {
         return try database.apply(verified, now: clock())
     }
 
+    /// Verifies and stores bytes from a peer, returning the verified object with the outcome.
+    /// - Throws: `NodeError.invalid` when the bytes do not verify (nothing is stored).
+    public func ingestVerified(_ bytes: [UInt8]) throws -> (outcome: ApplyOutcome, object: VerifiedObject) {
+        let verified: VerifiedObject
+        do {
+            verified = try VerifiedObject(bytes: bytes, now: clock())
+        } catch {
+            throw NodeError.invalid(error)
+        }
+        return (try database.apply(verified, now: clock()), verified)
+    }
+
     /// Removes expired listings and old tombstones.
     @discardableResult
     public func pruneExpired() throws -> (listings: Int, retractions: Int) {
@@ -153,7 +172,7 @@ public actor MarketNode {
         }
     }
 
-    private func publish(_ listing: Listing) throws -> StoredListing {
+    private func publish(_ listing: Listing) async throws -> StoredListing {
         do {
             try listing.validateFields()
         } catch {
@@ -175,6 +194,7 @@ public actor MarketNode {
         guard let stored = try database.listing(verified.listingID) else {
             throw NodeError.listingNotFound(verified.listingID)
         }
+        await publishHandler?(verified)
         return stored
     }
 }

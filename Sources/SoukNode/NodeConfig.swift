@@ -16,14 +16,23 @@ public struct NodeConfig: Sendable, Equatable {
     /// Binding RPC to a non-loopback address is refused unless this is true.
     public var rpcAllowRemote: Bool = false
     public var p2pPort: Int?
+    public var p2pBind: String = "0.0.0.0"
     public var peers: [String] = []
+    public var maxInbound: Int = 64
+    public var outboundTarget: Int = 8
+    public var banSeconds: Int = 86_400
+    /// Dial addresses learned from peers; off keeps the node to its `peer` entries and inbound links.
+    public var discover: Bool = true
 
     public init() {}
 
     public var effectiveRPCPort: Int { rpcPort ?? network.defaultRPCPort }
     public var effectiveP2PPort: Int { p2pPort ?? network.defaultP2PPort }
 
-    public static let knownKeys = ["network", "rpc-port", "rpc-bind", "rpc-allow-remote", "p2p-port", "peer"]
+    public static let knownKeys = [
+        "network", "rpc-port", "rpc-bind", "rpc-allow-remote", "p2p-port", "p2p-bind", "peer", "max-inbound",
+        "outbound-target", "ban-seconds", "discover",
+    ]
 
     /// Parses the config text.
     /// - Throws: `NodeError.badConfig` naming the line and what is wrong.
@@ -52,7 +61,20 @@ public struct NodeConfig: Sendable, Equatable {
                     throw NodeError.badConfig("\(where_): rpc-allow-remote must be true or false")
                 }
                 rpcAllowRemote = value == "true"
-            case "peer": peers.append(value)
+            case "peer":
+                guard parseHostPort(value) != nil else {
+                    throw NodeError.badConfig("\(where_): peer must be HOST:PORT, got \"\(value)\"")
+                }
+                peers.append(value)
+            case "p2p-bind": p2pBind = value
+            case "max-inbound": maxInbound = try NodeConfig.count(value, where_, range: 0...10_000)
+            case "outbound-target": outboundTarget = try NodeConfig.count(value, where_, range: 0...1_000)
+            case "ban-seconds": banSeconds = try NodeConfig.count(value, where_, range: 1...(10 * 365 * 86_400))
+            case "discover":
+                guard value == "true" || value == "false" else {
+                    throw NodeError.badConfig("\(where_): discover must be true or false")
+                }
+                discover = value == "true"
             default:
                 throw NodeError.badConfig(
                     "\(where_): unknown key \"\(key)\" (known: \(NodeConfig.knownKeys.joined(separator: ", ")))")
@@ -76,9 +98,16 @@ public struct NodeConfig: Sendable, Equatable {
         return try NodeConfig(parsing: String(decoding: data, as: UTF8.self))
     }
 
+    private static func count(_ value: String, _ where_: String, range: ClosedRange<Int>) throws -> Int {
+        guard let n = Int(value), range.contains(n) else {
+            throw NodeError.badConfig("\(where_): expected a number in \(range.lowerBound)...\(range.upperBound), got \"\(value)\"")
+        }
+        return n
+    }
+
     private static func port(_ value: String, _ where_: String) throws -> Int {
-        guard let p = Int(value), (1...65535).contains(p) else {
-            throw NodeError.badConfig("\(where_): port must be 1-65535, got \"\(value)\"")
+        guard let p = Int(value), (0...65535).contains(p) else {
+            throw NodeError.badConfig("\(where_): port must be 0-65535, got \"\(value)\"")
         }
         return p
     }

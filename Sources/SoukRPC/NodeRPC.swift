@@ -7,11 +7,16 @@ public import SoukStore
 /// The node's JSON-RPC method table: `noun.verb` names, documented in `Specs/openrpc.json`.
 public struct NodeRPC: Sendable {
     public let node: MarketNode
+    /// The peer manager; `nil` when the node runs without networking (peer methods then fail with -32000).
+    public let peers: PeerManager?
     public let info: @Sendable () async -> [String: JSONValue]
 
     /// - Parameter info: extra facts for `node.info` that only the daemon knows (RPC address, data dir).
-    public init(node: MarketNode, info: @escaping @Sendable () async -> [String: JSONValue] = { [:] }) {
+    public init(
+        node: MarketNode, peers: PeerManager? = nil, info: @escaping @Sendable () async -> [String: JSONValue] = { [:] }
+    ) {
         self.node = node
+        self.peers = peers
         self.info = info
     }
 
@@ -36,6 +41,7 @@ public struct NodeRPC: Sendable {
                     "listings": ["active": .int(Int64(counts.listings)), "retracted": .int(Int64(counts.retractions))],
                 ]
                 for (k, v) in await info() { o[k] = v }
+                if let peers { o["sync"] = await Self.syncJSON(peers) }
                 return .object(o)
             },
             RPCMethod("listing.create", parameters: Self.listingFields) { p in
@@ -94,7 +100,7 @@ public struct NodeRPC: Sendable {
                     ]
                 }
             },
-        ]
+        ] + peerMethods
     }
 
     /// Maps node errors to JSON-RPC errors; anything else becomes -32603 at the dispatcher.

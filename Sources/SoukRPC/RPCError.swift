@@ -42,6 +42,7 @@ public struct RPCError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let notSeller = -32004
         public static let quotaExceeded = -32005
         public static let conflict = -32006
+        public static let peerNotFound = -32007
     }
 
     public var json: JSONValue {

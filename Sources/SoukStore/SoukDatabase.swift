@@ -100,6 +100,28 @@ public struct SoukDatabase: Sendable {
                     END;
                     """)
         }
+        m.registerMigration("v2-peers") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE addresses (
+                        host_port TEXT PRIMARY KEY,
+                        host TEXT NOT NULL,
+                        port INTEGER NOT NULL,
+                        node_id BLOB,
+                        source TEXT NOT NULL,
+                        last_seen INTEGER NOT NULL DEFAULT 0,
+                        last_attempt INTEGER NOT NULL DEFAULT 0,
+                        last_success INTEGER NOT NULL DEFAULT 0,
+                        failures INTEGER NOT NULL DEFAULT 0
+                    );
+                    CREATE TABLE bans (
+                        target TEXT PRIMARY KEY,
+                        until INTEGER NOT NULL,
+                        reason TEXT NOT NULL,
+                        created_at INTEGER NOT NULL
+                    );
+                    """)
+        }
         return m
     }
 }

@@ -25,6 +25,27 @@ struct DaemonCommand: AsyncParsableCommand {
     @Flag(help: "Allow --rpc-bind to a non-loopback address (logged as a warning).")
     var rpcAllowRemote = false
 
+    @Option(help: "P2P port to listen on (default: souk.conf, else 7421; testnet 17421; 0 picks a free port).")
+    var p2pPort: Int?
+
+    @Option(help: "Address the P2P listener binds (default 0.0.0.0).")
+    var p2pBind: String?
+
+    @Option(name: .customLong("connect"), help: "Peer HOST:PORT to keep connected (repeatable).")
+    var connect: [String] = []
+
+    @Option(help: "Most inbound peers (default 64).")
+    var maxInbound: Int?
+
+    @Option(help: "Outbound peers to keep (default 8).")
+    var outboundTarget: Int?
+
+    @Flag(help: "Only dial --connect / config peers, not addresses learned from other peers.")
+    var noDiscover = false
+
+    @Flag(help: "Run without networking (no P2P listener, no peers).")
+    var noP2P = false
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -45,6 +66,15 @@ struct DaemonCommand: AsyncParsableCommand {
         if let p = options.rpcPort { config.rpcPort = p }
         if let b = rpcBind { config.rpcBind = b }
         if rpcAllowRemote { config.rpcAllowRemote = true }
+        if let p = p2pPort { config.p2pPort = p }
+        if let b = p2pBind { config.p2pBind = b }
+        if let m = maxInbound { config.maxInbound = m }
+        if let o = outboundTarget { config.outboundTarget = o }
+        if noDiscover { config.discover = false }
+        for c in connect {
+            guard parseHostPort(c) != nil else { throw CLIError("--connect must be HOST:PORT, got \"\(c)\"") }
+        }
+        config.peers += connect
 
         let (identity, encrypted) = try unlockIdentity(dir)
         let lockFD: Int32
@@ -64,10 +94,30 @@ struct DaemonCommand: AsyncParsableCommand {
                 "JSON-RPC is bound to a non-loopback address by operator choice",
                 metadata: ["rpc.bind": "\(config.rpcBind)"])
         }
+        var peerManager: PeerManager?
+        if !noP2P {
+            var p2p = P2PSettings(network: config.network.rawValue, listenPort: config.effectiveP2PPort)
+            p2p.listenHost = config.p2pBind
+            p2p.connect = config.peers
+            p2p.maxInbound = config.maxInbound
+            p2p.outboundTarget = config.outboundTarget
+            p2p.banSeconds = UInt64(config.banSeconds)
+            p2p.discover = config.discover
+            p2p.userAgent = "souk/\(SoukVersion.string)"
+            let manager = PeerManager(node: node, settings: p2p, logger: logger)
+            do { try await manager.bind() } catch {
+                throw CLIError("cannot listen for peers on \(config.p2pBind):\(config.effectiveP2PPort): \(error)")
+            }
+            peerManager = manager
+        }
+        let p2pPort = await peerManager?.boundPort ?? 0
+        let p2pEnabled = peerManager != nil
+        let p2pHost = config.p2pBind
         let rpcHost = config.rpcBind
         let rpcPortHolder = PortHolder()
-        let nodeRPC = NodeRPC(node: node) {
+        let nodeRPC = NodeRPC(node: node, peers: peerManager) {
             [
+                "p2p": !p2pEnabled ? .null : ["host": .string(p2pHost), "port": .int(Int64(p2pPort))],
                 "rpc": ["host": .string(rpcHost), "port": .int(Int64(rpcPortHolder.port))],
                 "datadir": .string(dir.path),
                 "identity_encrypted": .bool(encrypted),
@@ -90,8 +140,9 @@ struct DaemonCommand: AsyncParsableCommand {
         }
         rpcPortHolder.port = server.port
         let sweeper = ExpirySweeper(node: node, logger: logger)
-        let group = ServiceGroup(
-            services: [server, sweeper], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        var services: [any Service] = [server, sweeper]
+        if let peerManager { services.append(peerManager) }
+        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         logger.info(
             "souk daemon ready",
             metadata: [
@@ -100,7 +151,9 @@ struct DaemonCommand: AsyncParsableCommand {
             ])
         // Scripts wait for this exact line on stdout.
         FileHandle.standardOutput.write(
-            Data("souk daemon ready: node \(node.nodeID) rpc \(config.rpcBind):\(server.port)\n".utf8))
+            Data(
+                ("souk daemon ready: node \(node.nodeID) rpc \(config.rpcBind):\(server.port)"
+                    + (peerManager == nil ? "" : " p2p \(p2pHost):\(p2pPort)") + "\n").utf8))
         try await group.run()
         logger.info("souk daemon stopped")
     }

@@ -1,0 +1,38 @@
+/// Peer-to-peer settings of a daemon.
+public struct P2PSettings: Sendable {
+    public var network: String
+    /// Address and port to listen on; `listenPort` 0 picks a free port.
+    public var listenHost: String = "0.0.0.0"
+    public var listenPort: Int
+    /// Peers to keep connected to (`--connect`), in addition to the address book.
+    public var connect: [String] = []
+    public var outboundTarget: Int = 8
+    public var maxInbound: Int = 64
+    /// How long a misbehaving peer stays banned.
+    public var banSeconds: UInt64 = 24 * 3600
+    /// Per author: listing updates accepted from the network per hour.
+    public var maxUpdatesPerAuthorPerHour: Int = 120
+    /// Periodic anti-entropy: reconcile with one random peer this often (seconds).
+    public var reconcileInterval: Double = 30
+    /// Whether to dial addresses learned from peers (off: only `connect` peers are dialled).
+    public var discover: Bool = true
+    public var userAgent: String = "souk/0.1.0"
+
+    public init(network: String, listenPort: Int) {
+        self.network = network
+        self.listenPort = listenPort
+    }
+}
+
+/// A `host:port` (or `[v6]:port`) string split up.
+public func parseHostPort(_ s: String) -> (host: String, port: Int)? {
+    if s.hasPrefix("["), let close = s.firstIndex(of: "]") {
+        let host = String(s[s.index(after: s.startIndex)..<close])
+        let rest = s[s.index(after: close)...]
+        guard rest.hasPrefix(":"), let port = Int(rest.dropFirst()), (1...65535).contains(port) else { return nil }
+        return (host, port)
+    }
+    let parts = s.split(separator: ":")
+    guard parts.count == 2, !parts[0].isEmpty, let port = Int(parts[1]), (1...65535).contains(port) else { return nil }
+    return (String(parts[0]), port)
+}

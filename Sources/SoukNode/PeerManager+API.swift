@@ -1,0 +1,142 @@
+import Foundation
+public import SoukCore
+public import SoukStore
+import SoukWire
+
+/// One row of `peer.list`.
+public struct PeerInfo: Sendable {
+    public var nodeID: String?
+    public var address: String
+    public var direction: String
+    public var since: Double
+    public var bytesIn: Int
+    public var bytesOut: Int
+    public var lastMessage: String
+    public var lastMessageAt: Double
+    public var eager: Bool
+    public var rttMilliseconds: Double?
+    public var userAgent: String
+    public var listenPort: Int
+    public var reconciledAt: Double?
+    public var ready: Bool
+}
+
+/// Sync facts for `node.info`.
+public struct SyncStatus: Sendable {
+    public var peersReconciled: Int
+    public var lastReconciledAt: Double?
+    public var connectedPeers: Int
+    /// Reconciled with at least one connected peer since connecting, with nothing outstanding.
+    public var inSync: Bool
+    public var outstandingRequests: Int
+}
+
+/// Traffic counters for `node.stats`.
+public struct TrafficSnapshot: Sendable {
+    public var bytesInByType: [String: Int]
+    public var bytesOutByType: [String: Int]
+    public var objectsReceived: Int
+    public var objectsNew: Int
+    public var objectsDuplicate: Int
+    public var objectsInvalid: Int
+}
+
+/// Why a peer operation was refused.
+public struct PeerCommandError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+}
+
+extension PeerManager {
+    public func peerList() -> [PeerInfo] {
+        peers.values.sorted { $0.since < $1.since }.map { p in
+            PeerInfo(
+                nodeID: p.nodeID?.hex, address: "\(p.remoteHost):\(p.remotePort)", direction: p.direction.rawValue,
+                since: p.since, bytesIn: p.bytesIn, bytesOut: p.bytesOut, lastMessage: p.lastMessage,
+                lastMessageAt: p.lastMessageAt, eager: router.isEager(p.key),
+                rttMilliseconds: p.link.rttSeconds.map { $0 * 1000 }, userAgent: p.userAgent,
+                listenPort: Int(p.listenPort), reconciledAt: p.reconciledAt, ready: p.ready)
+        }
+    }
+
+    /// Dials `address` now (ignoring backoff) and remembers it.
+    public func connect(_ address: String) throws(PeerCommandError) {
+        guard let hp = parseHostPort(address) else {
+            throw PeerCommandError(description: "address must be HOST:PORT, got \"\(address)\"")
+        }
+        let normalized = hp.host.contains(":") ? "[\(hp.host)]:\(hp.port)" : "\(hp.host):\(hp.port)"
+        try? node.database.rememberAddress(
+            host: hp.host, port: hp.port, nodeID: nil, source: "manual", seen: UInt64(Self.now()))
+        dialFailures[normalized] = 0
+        if !isConnected(to: normalized) && !dialing.contains(normalized) { requestDial(normalized, now: Self.now()) }
+    }
+
+    /// Closes links to a node id (hex) or an address (`host:port`). Returns how many were closed.
+    public func disconnect(_ target: String) -> Int {
+        let keys = peers.values.filter { p in
+            p.nodeID?.hex == target.lowercased() || "\(p.remoteHost):\(p.remotePort)" == target || p.dialed == target
+        }.map(\.key)
+        for k in keys { closePeer(k, reason: "disconnected by operator", misbehaving: false) }
+        return keys.count
+    }
+
+    /// Bans a node id (64 hex digits) or an IP address for `seconds`, and drops matching links.
+    public func ban(_ target: String, seconds: UInt64, reason: String) throws(PeerCommandError) -> BanRecord {
+        let key = try Self.banKey(target)
+        let now = UInt64(Self.now())
+        do {
+            try node.database.ban(key, until: now + seconds, reason: reason, now: now)
+        } catch {
+            throw PeerCommandError(description: "could not store the ban: \(error)")
+        }
+        for p in peers.values where key == "node:\(p.nodeID?.hex ?? "")" || key == "ip:\(p.remoteHost)" {
+            closePeer(p.key, reason: "banned by operator", misbehaving: false)
+        }
+        return BanRecord(target: key, until: now + seconds, reason: reason, createdAt: now)
+    }
+
+    public func unban(_ target: String) throws(PeerCommandError) -> Bool {
+        let key = try Self.banKey(target)
+        return (try? node.database.unban(key)) ?? false
+    }
+
+    public func bans() -> [BanRecord] {
+        (try? node.database.bans(now: UInt64(Self.now()))) ?? []
+    }
+
+    static func banKey(_ target: String) throws(PeerCommandError) -> String {
+        if target.hasPrefix("node:") || target.hasPrefix("ip:") { return target }
+        if let id = NodeID(hex: target) { return "node:\(id.hex)" }
+        if target.contains(".") || target.contains(":") { return "ip:\(target)" }
+        throw PeerCommandError(description: "ban target must be a node id (64 hex digits) or an IP address")
+    }
+
+    public func syncStatus() -> SyncStatus {
+        let ready = peers.values.filter(\.ready)
+        let outstanding = peers.values.reduce(0) { $0 + $1.requested.count + $1.requestedShort.count }
+        let reconciledNow = ready.filter { $0.reconciledAt != nil }
+        return SyncStatus(
+            peersReconciled: reconciledPeers.count, lastReconciledAt: reconciledPeers.values.max(),
+            connectedPeers: ready.count, inSync: !reconciledNow.isEmpty && outstanding == 0,
+            outstandingRequests: outstanding)
+    }
+
+    public func traffic() -> TrafficSnapshot {
+        TrafficSnapshot(
+            bytesInByType: stats.bytesIn, bytesOutByType: stats.bytesOut, objectsReceived: stats.objectsReceived,
+            objectsNew: stats.objectsNew, objectsDuplicate: stats.objectsDuplicate, objectsInvalid: stats.objectsInvalid)
+    }
+
+    /// When each object first reached this node (Unix seconds, sub-second), for measurements.
+    public func arrivalTimes(_ ids: [ObjectID]) -> [ObjectID: Double] {
+        var out: [ObjectID: Double] = [:]
+        for id in ids { if let t = arrivals[id] { out[id] = t } }
+        return out
+    }
+
+    /// Starts reconciliation with every connected peer now (after a partition heals, say).
+    public func reconcileAll() -> Int {
+        let keys = peers.values.filter { $0.ready && !$0.reconciling }.map(\.key)
+        for k in keys { startReconciliation(with: k) }
+        return keys.count
+    }
+}

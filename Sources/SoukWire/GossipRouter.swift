@@ -1,0 +1,190 @@
+public import SoukCore
+
+/// Who gets which object, in the manner of Plumtree (epidemic broadcast trees): bodies are pushed
+/// eagerly along a spanning tree, ids are announced lazily (`ihave`) on every other link. A
+/// duplicate body pushed over an eager link prunes it to lazy; an announced id whose body does not
+/// arrive within `graftTimeout` is grafted (requested, and the link made eager). The tree so
+/// settles to about one body per node per object at about one link delay per hop.
+///
+/// Pure state: the node feeds it events and performs the returned actions. It never sends a peer
+/// an id that peer already sent or announced to us, or that we already sent it.
+public struct GossipRouter: Sendable {
+    public typealias PeerKey = Int
+
+    public enum Action: Sendable, Equatable {
+        /// Send these bodies to the peer (`objects`).
+        case push(PeerKey, [ObjectID])
+        /// Announce these ids to the peer (`ihave`).
+        case announce(PeerKey, [ObjectID])
+        /// Ask the peer for these bodies and make the link eager (`graft`).
+        case graft(PeerKey, [ObjectID])
+        /// Tell the peer to stop pushing bodies to us (`prune`).
+        case prune(PeerKey)
+    }
+
+    /// How an object reached us.
+    public enum Via: Sendable { case push, pull }
+
+    public struct Settings: Sendable {
+        /// How long to wait for an announced body before grafting.
+        public var graftTimeout: Double = 0.15
+        /// Ids remembered per peer to avoid sending what it has.
+        public var knownPerPeer: Int = 50_000
+        /// Announced-but-missing ids tracked at most.
+        public var maxMissing: Int = 20_000
+        public init() {}
+    }
+
+    struct PeerState {
+        var eager = true
+        var known = BoundedSet<ObjectID>(capacity: 50_000)
+        var outbox: [ObjectID] = []
+    }
+
+    struct Missing {
+        var announcers: [PeerKey]
+        var deadline: Double
+    }
+
+    public let settings: Settings
+    private var peers: [PeerKey: PeerState] = [:]
+    private var missing: [ObjectID: Missing] = [:]
+
+    public init(settings: Settings = Settings()) { self.settings = settings }
+
+    public var peerKeys: [PeerKey] { Array(peers.keys) }
+    public func isEager(_ k: PeerKey) -> Bool { peers[k]?.eager ?? false }
+    public var missingCount: Int { missing.count }
+
+    public mutating func addPeer(_ k: PeerKey) {
+        peers[k] = PeerState(known: BoundedSet(capacity: settings.knownPerPeer))
+    }
+
+    public mutating func removePeer(_ k: PeerKey) {
+        peers[k] = nil
+        for id in Array(missing.keys) {
+            missing[id]!.announcers.removeAll { $0 == k }
+        }
+    }
+
+    /// A new object of our own (or from RPC): push to eager peers, announce to lazy ones.
+    public mutating func published(_ id: ObjectID) -> [Action] {
+        relay(id, except: nil)
+    }
+
+    /// An object arrived from `k` and was verified. `isNew` is whether it changed our store.
+    public mutating func received(_ id: ObjectID, from k: PeerKey, via: Via, isNew: Bool) -> [Action] {
+        peers[k]?.known.insert(id)
+        if isNew {
+            missing[id] = nil
+            return relay(id, except: k)
+        }
+        if via == .push, peers[k]?.eager == true {
+            peers[k]!.eager = false
+            return [.prune(k)]
+        }
+        return []
+    }
+
+    /// `k` announced ids; `have` says which we already hold.
+    public mutating func announced(_ ids: [ObjectID], from k: PeerKey, now: Double, have: (ObjectID) -> Bool) {
+        for id in ids {
+            peers[k]?.known.insert(id)
+            if have(id) { continue }
+            if missing[id] != nil {
+                if !missing[id]!.announcers.contains(k) { missing[id]!.announcers.append(k) }
+            } else if missing.count < settings.maxMissing {
+                missing[id] = Missing(announcers: [k], deadline: now + settings.graftTimeout)
+            }
+        }
+    }
+
+    /// `k` asked for bodies and to be eager.
+    public mutating func grafted(_ ids: [ObjectID], from k: PeerKey) -> [Action] {
+        guard peers[k] != nil else { return [] }
+        peers[k]!.eager = true
+        for id in ids { peers[k]!.known.insert(id) }
+        return ids.isEmpty ? [] : [.push(k, ids)]
+    }
+
+    public mutating func pruned(from k: PeerKey) {
+        peers[k]?.eager = false
+    }
+
+    /// Marks ids as known to `k` (for example, after pushing them during reconciliation).
+    public mutating func markKnown(_ ids: [ObjectID], to k: PeerKey) {
+        for id in ids { peers[k]?.known.insert(id) }
+    }
+
+    /// Flushes queued announcements and grafts overdue missing ids.
+    public mutating func tick(now: Double) -> [Action] {
+        var actions: [Action] = []
+        for k in peers.keys.sorted() where !peers[k]!.outbox.isEmpty {
+            let ids = peers[k]!.outbox
+            peers[k]!.outbox = []
+            for chunk in stride(from: 0, to: ids.count, by: PeerMessage.Limits.maxIDs) {
+                actions.append(.announce(k, Array(ids[chunk..<min(chunk + PeerMessage.Limits.maxIDs, ids.count)])))
+            }
+        }
+        var grafts: [PeerKey: [ObjectID]] = [:]
+        for (id, m) in missing where m.deadline <= now {
+            guard let k = m.announcers.first(where: { peers[$0] != nil }) else {
+                missing[id] = nil
+                continue
+            }
+            grafts[k, default: []].append(id)
+            // Try the next announcer if this one does not deliver either.
+            var next = m
+            next.announcers.removeAll { $0 == k }
+            next.announcers.append(k)
+            next.deadline = now + settings.graftTimeout * 2
+            missing[id] = next
+        }
+        for (k, ids) in grafts.sorted(by: { $0.key < $1.key }) {
+            peers[k]!.eager = true
+            for chunk in stride(from: 0, to: ids.count, by: PeerMessage.Limits.maxIDs) {
+                actions.append(.graft(k, Array(ids[chunk..<min(chunk + PeerMessage.Limits.maxIDs, ids.count)])))
+            }
+        }
+        return actions
+    }
+
+    private mutating func relay(_ id: ObjectID, except source: PeerKey?) -> [Action] {
+        var actions: [Action] = []
+        for k in peers.keys.sorted() where k != source {
+            guard !peers[k]!.known.contains(id) else { continue }
+            peers[k]!.known.insert(id)
+            if peers[k]!.eager {
+                actions.append(.push(k, [id]))
+            } else {
+                peers[k]!.outbox.append(id)
+            }
+        }
+        return actions
+    }
+}
+
+/// A set that forgets its oldest members beyond `capacity`.
+struct BoundedSet<Element: Hashable & Sendable>: Sendable {
+    let capacity: Int
+    private var members: Set<Element> = []
+    private var order: [Element] = []
+    private var head = 0
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    func contains(_ e: Element) -> Bool { members.contains(e) }
+
+    mutating func insert(_ e: Element) {
+        guard members.insert(e).inserted else { return }
+        order.append(e)
+        if members.count > capacity {
+            members.remove(order[head])
+            head += 1
+            if head > capacity {
+                order.removeFirst(head)
+                head = 0
+            }
+        }
+    }
+}
