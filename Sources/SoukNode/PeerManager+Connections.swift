@@ -90,6 +90,10 @@ extension PeerManager: Service {
             peers[key] = peer
             perform(actions, for: key)
         }
+        for (key, peer) in peers where peer.reconciling && now - peer.reconcileStartedAt > 60 {
+            // A peer that stops answering mid-reconciliation must not block the others.
+            peers[key]!.reconciling = false
+        }
         maintainOutbound(now: now)
         if now - lastReconcileAt >= settings.reconcileInterval,
             let key = peers.values.filter({ $0.ready && !$0.reconciling }).randomElement()?.key

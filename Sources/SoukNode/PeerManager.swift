@@ -33,6 +33,7 @@ public actor PeerManager {
         var requested: Set<ObjectID> = []
         var requestedShort: Set<ShortID> = []
         var reconciling = false
+        var reconcileStartedAt: Double = 0
         var reconciledAt: Double?
     }
 
@@ -194,7 +195,10 @@ public actor PeerManager {
                 host: peer.remoteHost, port: Int(listenPort), nodeID: id.publicKey, source: "inbound", seen: now)
         }
         sendMessage(.getAddr, to: key)
-        if peer.direction == .outbound { startReconciliation(with: key) }
+        // One reconciliation at a time, so a node catching up fetches each missing object once.
+        if peer.direction == .outbound && !peers.values.contains(where: \.reconciling) {
+            startReconciliation(with: key)
+        }
     }
 
     func closePeer(_ key: Int, reason: String, misbehaving: Bool) {
@@ -278,8 +282,10 @@ public actor PeerManager {
             guard peers[key] != nil else { return }
             let id = Envelope.id(of: bytes)
             let via: GossipRouter.Via
-            if peers[key]!.requested.remove(id) != nil || peers[key]!.requestedShort.remove(ShortID(id)) != nil {
+            if peers[key]!.requested.remove(id) != nil {
                 via = .pull
+            } else if peers[key]!.requestedShort.remove(ShortID(id)) != nil || peers[key]!.reconciling {
+                via = .reconcile
             } else {
                 via = .push
             }
@@ -362,6 +368,7 @@ public actor PeerManager {
     func startReconciliation(with key: Int) {
         guard let peer = peers[key], peer.ready, !peer.reconciling else { return }
         peers[key]!.reconciling = true
+        peers[key]!.reconcileStartedAt = Self.now()
         let reconciler = currentReconciler()
         sendMessage(.reconcile(reconciler.initialMessage()), to: key)
     }
@@ -371,6 +378,7 @@ public actor PeerManager {
             finishedReconciliation(with: key, now: now)
             return
         }
+        if peers[key]?.reconciling == false { peers[key]?.reconcileStartedAt = now }
         peers[key]?.reconciling = true
         let outcome = currentReconciler().process(message)
         if !outcome.need.isEmpty {
@@ -401,6 +409,12 @@ public actor PeerManager {
         if let id = peer.nodeID { reconciledPeers[id] = now }
         lastReconcileAt = now
         logger.debug("reconciled with peer", metadata: ["peer.id": "\(peer.nodeID.map { "\($0)" } ?? "?")"])
+        // Then reconcile with outbound peers that connected meanwhile; by now they should mostly match.
+        if !peers.values.contains(where: \.reconciling),
+            let next = peers.values.first(where: { $0.ready && $0.direction == .outbound && $0.reconciledAt == nil })
+        {
+            startReconciliation(with: next.key)
+        }
     }
 
     func currentReconciler() -> Reconciler {

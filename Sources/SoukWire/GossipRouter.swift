@@ -22,8 +22,9 @@ public struct GossipRouter: Sendable {
         case prune(PeerKey)
     }
 
-    /// How an object reached us.
-    public enum Via: Sendable { case push, pull }
+    /// How an object reached us: pushed by the peer, pulled by a graft, or fetched by reconciliation.
+    /// Objects fetched by reconciliation are old news for most peers, so they are only announced.
+    public enum Via: Sendable { case push, pull, reconcile }
 
     public struct Settings: Sendable {
         /// How long to wait for an announced body before grafting.
@@ -77,7 +78,7 @@ public struct GossipRouter: Sendable {
         peers[k]?.known.insert(id)
         if isNew {
             missing[id] = nil
-            return relay(id, except: k)
+            return relay(id, except: k, lazyOnly: via == .reconcile)
         }
         if via == .push, peers[k]?.eager == true {
             peers[k]!.eager = false
@@ -149,12 +150,12 @@ public struct GossipRouter: Sendable {
         return actions
     }
 
-    private mutating func relay(_ id: ObjectID, except source: PeerKey?) -> [Action] {
+    private mutating func relay(_ id: ObjectID, except source: PeerKey?, lazyOnly: Bool = false) -> [Action] {
         var actions: [Action] = []
         for k in peers.keys.sorted() where k != source {
             guard !peers[k]!.known.contains(id) else { continue }
             peers[k]!.known.insert(id)
-            if peers[k]!.eager {
+            if peers[k]!.eager && !lazyOnly {
                 actions.append(.push(k, [id]))
             } else {
                 peers[k]!.outbox.append(id)
