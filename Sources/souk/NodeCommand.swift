@@ -21,9 +21,22 @@ struct NodeCommand: AsyncParsableCommand {
                     "listings:  \(r["listings"]?["active"]?.intValue ?? 0) active, "
                         + "\(r["listings"]?["retracted"]?.intValue ?? 0) retracted",
                     "uptime:    \(r["uptime_seconds"]?.intValue ?? 0) s",
-                ].joined(separator: "\n")
+                ].joined(separator: "\n") + Self.network(r)
             }
         }
+    }
+}
+
+extension NodeCommand.Info {
+    static func network(_ r: JSONValue) -> String {
+        guard let p2p = r["p2p"], p2p != .null else { return "\np2p:       disabled" }
+        var out = "\np2p:       \(p2p["host"]?.stringValue ?? "?"):\(p2p["port"]?.intValue ?? 0)"
+        if let sync = r["sync"] {
+            let inSync = sync["in_sync"]?.boolValue == true ? "in sync" : "not yet in sync"
+            out += "\npeers:     \(sync["connected_peers"]?.intValue ?? 0) connected, \(inSync)"
+                + " (reconciled with \(sync["peers_reconciled"]?.intValue ?? 0))"
+        }
+        return out
     }
 }
 

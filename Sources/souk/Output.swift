@@ -37,13 +37,17 @@ enum Output {
                 clip(r["location"]?.stringValue ?? "", 24),
             ]
         }
-        let header = ["ID", "PRICE", "TITLE", "LOCATION"]
-        let widths = (0..<4).map { i in ([header[i]] + cells.map { $0[i] }).map(\.count).max() ?? 0 }
+        return columns(["ID", "PRICE", "TITLE", "LOCATION"], cells)
+    }
+
+    /// Left-aligned columns separated by two spaces.
+    static func columns(_ header: [String], _ rows: [[String]]) -> String {
+        let widths = header.indices.map { i in ([header[i]] + rows.map { $0[i] }).map(\.count).max() ?? 0 }
         let render: ([String]) -> String = { row in
             row.enumerated().map { i, c in c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
                 .joined(separator: "  ").trimmingTrailing()
         }
-        return ([render(header)] + cells.map(render)).joined(separator: "\n")
+        return ([render(header)] + rows.map(render)).joined(separator: "\n")
     }
 
     private static func clip(_ s: String, _ n: Int) -> String { s.count <= n ? s : String(s.prefix(n - 1)) + "…" }

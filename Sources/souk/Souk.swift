@@ -13,7 +13,7 @@ struct Souk: AsyncParsableCommand {
         version: SoukVersion.string,
         subcommands: [
             InitCommand.self, DaemonCommand.self, ListingCommand.self, SearchCommand.self, NodeCommand.self,
-            RPCCommand.self,
+            PeerCommand.self, RPCCommand.self,
         ]
     )
 }

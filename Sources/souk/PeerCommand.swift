@@ -1,0 +1,101 @@
+import ArgumentParser
+import Foundation
+import SoukRPC
+
+struct PeerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "peer",
+        abstract: "List, connect, disconnect and ban peers.",
+        subcommands: [List.self, Connect.self, Disconnect.self, Ban.self, Unban.self, Bans.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Connected peers with traffic counters.")
+        @OptionGroup var options: GlobalOptions
+
+        func run() async throws {
+            let result = try options.call("peer.list")
+            options.printResult(result) { r in
+                let peers = r["peers"]?.arrayValue ?? []
+                guard !peers.isEmpty else { return "no peers" }
+                let rows = peers.map { p -> [String] in
+                    [
+                        String((p["node_id"]?.stringValue ?? "?").prefix(16)),
+                        p["address"]?.stringValue ?? "",
+                        p["direction"]?.stringValue ?? "",
+                        p["eager"]?.boolValue == true ? "eager" : "lazy",
+                        "\(p["bytes_in"]?.intValue ?? 0)",
+                        "\(p["bytes_out"]?.intValue ?? 0)",
+                        p["last_message"]?.stringValue ?? "",
+                    ]
+                }
+                return Output.columns(["NODE", "ADDRESS", "DIR", "MODE", "IN", "OUT", "LAST"], rows)
+            }
+        }
+    }
+
+    struct Connect: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Dial a peer now: souk peer connect HOST:PORT.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "HOST:PORT") var address: String
+
+        func run() async throws {
+            let r = try options.call("peer.connect", ["address": .string(address)])
+            options.printResult(r) { _ in "dialing \(address)" }
+        }
+    }
+
+    struct Disconnect: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Close links to a node id or HOST:PORT.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "Node id or HOST:PORT") var target: String
+
+        func run() async throws {
+            let r = try options.call("peer.disconnect", ["target": .string(target)])
+            options.printResult(r) { "disconnected \($0["disconnected"]?.intValue ?? 0) link(s)" }
+        }
+    }
+
+    struct Ban: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Ban a node id or IP address.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "Node id or IP address") var target: String
+        @Option(help: "Ban duration in seconds (default one day).") var seconds: Int = 86_400
+        @Option(help: "Why, for the ban list.") var reason: String?
+
+        func run() async throws {
+            var p: [String: JSONValue] = ["target": .string(target), "seconds": .int(Int64(seconds))]
+            if let reason { p["reason"] = .string(reason) }
+            let r = try options.call("peer.ban", p)
+            options.printResult(r) { "banned \($0["target"]?.stringValue ?? target) until \($0["until"]?.intValue ?? 0)" }
+        }
+    }
+
+    struct Unban: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Lift a ban.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "Node id or IP address") var target: String
+
+        func run() async throws {
+            let r = try options.call("peer.unban", ["target": .string(target)])
+            options.printResult(r) { $0["removed"]?.boolValue == true ? "unbanned \(target)" : "\(target) was not banned" }
+        }
+    }
+
+    struct Bans: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Bans in force.")
+        @OptionGroup var options: GlobalOptions
+
+        func run() async throws {
+            let r = try options.call("peer.bans")
+            options.printResult(r) { r in
+                let bans = r["bans"]?.arrayValue ?? []
+                guard !bans.isEmpty else { return "no bans" }
+                return Output.columns(
+                    ["TARGET", "UNTIL", "REASON"],
+                    bans.map {
+                        [$0["target"]?.stringValue ?? "", "\($0["until"]?.intValue ?? 0)", $0["reason"]?.stringValue ?? ""]
+                    })
+            }
+        }
+    }
+}
