@@ -28,7 +28,7 @@ extension PeerManager: Service {
     /// Frames are cut by `FrameCodec`; the handler's buffer never grows past one maximum frame.
     nonisolated static func configure(_ channel: any Channel) throws -> PeerChannel {
         try channel.pipeline.syncOperations.addHandler(
-            ByteToMessageHandler(FrameCodec(), maximumBufferSize: FrameCodec.maxBodyBytes + 4))
+            ByteToMessageHandler(FrameCodec(handshakeFrames: 2), maximumBufferSize: FrameCodec.maxBodyBytes + 4))
         return try PeerChannel(wrappingChannelSynchronously: channel)
     }
 

@@ -167,9 +167,12 @@ public actor PeerManager {
             return
         }
         if let other = peers.values.first(where: { $0.key != key && $0.nodeID == id }) {
-            // One link per node: keep the older one.
-            let victim = other.since <= peers[key]!.since ? key : other.key
-            closePeer(victim, reason: "duplicate connection to \(id)", misbehaving: false)
+            // One link per node. Both ends must drop the same one: keep the link whose initiator has
+            // the lower node id.
+            let mine = node.identity.publicKey
+            let initiator: (Peer) -> [UInt8] = { $0.direction == .outbound ? mine : id.publicKey }
+            let keepNew = initiator(peers[key]!).lexicographicallyPrecedes(initiator(other))
+            closePeer(keepNew ? other.key : key, reason: "duplicate connection to \(id)", misbehaving: false)
         }
     }
 
@@ -339,6 +342,7 @@ public actor PeerManager {
             case .announce(let k, let ids):
                 sendMessage(.ihave(ids), to: k)
             case .graft(let k, let ids):
+                if (peers[k]?.requested.count ?? 0) > 20_000 { peers[k]?.requested.removeAll() }
                 peers[k]?.requested.formUnion(ids)
                 sendMessage(.graft(ids), to: k)
             case .prune(let k):

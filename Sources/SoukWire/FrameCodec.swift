@@ -12,7 +12,15 @@ public struct FrameCodec: ByteToMessageDecoder, Sendable {
     public static let maxPlaintextBytes = 512 * 1024
     public static let maxBodyBytes = maxPlaintextBytes + 16
 
-    public init() {}
+    /// How many leading frames are held to the handshake limit (`Handshake.maxMessageBytes`).
+    private var handshakeFramesLeft: Int
+
+    /// - Parameter handshakeFrames: the number of leading frames that must be handshake-sized. A
+    ///   link's first two received frames are always small (msg1 and msg3, or msg2 and `hello`), so
+    ///   peer links pass 2: an unauthenticated peer can never make us buffer more than 256 bytes.
+    public init(handshakeFrames: Int = 0) {
+        handshakeFramesLeft = handshakeFrames
+    }
 
     public static func lengthBytes(_ n: Int) -> [UInt8] {
         [UInt8(truncatingIfNeeded: n >> 24), UInt8(truncatingIfNeeded: n >> 16), UInt8(truncatingIfNeeded: n >> 8),
@@ -20,7 +28,9 @@ public struct FrameCodec: ByteToMessageDecoder, Sendable {
     }
 
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let frame = try FrameCodec.nextFrame(&buffer) else { return .needMoreData }
+        let limit = handshakeFramesLeft > 0 ? Handshake.maxMessageBytes : FrameCodec.maxBodyBytes
+        guard let frame = try FrameCodec.nextFrame(&buffer, maxBody: limit) else { return .needMoreData }
+        if handshakeFramesLeft > 0 { handshakeFramesLeft -= 1 }
         context.fireChannelRead(wrapInboundOut(frame))
         return .continue
     }
@@ -34,9 +44,9 @@ public struct FrameCodec: ByteToMessageDecoder, Sendable {
 
     /// Takes one complete frame body off the front of `buffer`, or returns nil if incomplete.
     /// - Throws: `WireError.frameTooLarge` / `.frameTooSmall` as soon as the length prefix is read.
-    public static func nextFrame(_ buffer: inout ByteBuffer) throws(WireError) -> [UInt8]? {
+    public static func nextFrame(_ buffer: inout ByteBuffer, maxBody: Int = maxBodyBytes) throws(WireError) -> [UInt8]? {
         guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return nil }
-        guard length <= UInt32(maxBodyBytes) else { throw .frameTooLarge(Int(length)) }
+        guard length <= UInt32(maxBody) else { throw .frameTooLarge(Int(length)) }
         guard length > 0 else { throw .frameTooSmall(0) }
         guard buffer.readableBytes >= 4 + Int(length) else { return nil }
         buffer.moveReaderIndex(forwardBy: 4)
@@ -55,7 +65,7 @@ public enum WireError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .frameTooLarge(let n): return "frame length \(n) exceeds \(FrameCodec.maxBodyBytes)"
+        case .frameTooLarge(let n): return "frame length \(n) exceeds the limit"
         case .frameTooSmall(let n): return "frame length \(n) is too small"
         case .badTag: return "frame failed authentication (tampered, replayed or out of order)"
         case .malformedMessage(let s): return "malformed message: \(s)"
