@@ -168,7 +168,7 @@ extension PeerManager: Service {
     /// Admits a new link or refuses it (banned address, inbound limit with nobody to evict).
     func admit(
         direction: PeerLink.Direction, host: String, port: Int, dialed: String?,
-        outbox: AsyncStream<[UInt8]>.Continuation
+        outbox: AsyncStream<[UInt8]>.Continuation, queued: QueueMeter
     ) -> Int? {
         if let dialed { dialing.remove(dialed) }
         if direction == .inbound {
@@ -185,7 +185,8 @@ extension PeerManager: Service {
                 closePeer(victim, reason: "evicted to make room for a new inbound peer", misbehaving: false)
             }
         }
-        return register(direction: direction, remoteHost: host, remotePort: port, dialed: dialed, outbox: outbox)
+        return register(
+            direction: direction, remoteHost: host, remotePort: port, dialed: dialed, outbox: outbox, queued: queued)
     }
 
     /// Picks an inbound peer to evict, keeping a diverse set: protects the longest-connected and
@@ -217,9 +218,10 @@ extension PeerManager: Service {
         do {
             try await channel.executeThenClose { inbound, outbound in
                 let (stream, continuation) = AsyncStream.makeStream(
-                    of: [UInt8].self, bufferingPolicy: .bufferingOldest(16_384))
+                    of: [UInt8].self, bufferingPolicy: .bufferingOldest(65_536))
+                let queued = QueueMeter()
                 guard let key = self.admit(
-                    direction: direction, host: host, port: port, dialed: dialed, outbox: continuation)
+                    direction: direction, host: host, port: port, dialed: dialed, outbox: continuation, queued: queued)
                 else {
                     if let dialed { self.dialFinished(dialed, connected: false) }
                     return
@@ -228,6 +230,7 @@ extension PeerManager: Service {
                     group.addTask {
                         for await bytes in stream {
                             do { try await outbound.write(ByteBuffer(bytes: bytes)) } catch { break }
+                            _ = queued.add(-bytes.count)
                         }
                     }
                     group.addTask {

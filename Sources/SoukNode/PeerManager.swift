@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 public import Logging
 import NIOCore
 public import SoukCore
@@ -20,6 +21,8 @@ public actor PeerManager {
         let dialed: String?
         let since: Double
         let outbox: AsyncStream<[UInt8]>.Continuation
+        /// Bytes queued for this peer and not yet written; bounded by `maxQueuedBytes`.
+        let queued: QueueMeter
         var nodeID: NodeID?
         var listenPort: UInt16 = 0
         var userAgent = ""
@@ -79,9 +82,12 @@ public actor PeerManager {
     // MARK: Link lifecycle (called by the connection tasks)
 
     /// Registers a new connection and returns its key and the first bytes to send.
+    /// A peer whose unsent bytes exceed this is too slow to keep: it is disconnected.
+    static let maxQueuedBytes = 32 * 1024 * 1024
+
     func register(
         direction: PeerLink.Direction, remoteHost: String, remotePort: Int, dialed: String?,
-        outbox: AsyncStream<[UInt8]>.Continuation
+        outbox: AsyncStream<[UInt8]>.Continuation, queued: QueueMeter
     ) -> Int {
         let key = nextKey
         nextKey += 1
@@ -92,7 +98,7 @@ public actor PeerManager {
         let first = link.start()
         peers[key] = Peer(
             key: key, link: link, direction: direction, remoteHost: remoteHost, remotePort: remotePort,
-            dialed: dialed, since: now, outbox: outbox)
+            dialed: dialed, since: now, outbox: outbox, queued: queued)
         perform(first, for: key)
         return key
     }
@@ -147,6 +153,10 @@ public actor PeerManager {
     func send(_ bytes: [UInt8], to key: Int) {
         guard let peer = peers[key] else { return }
         peers[key]!.bytesOut += bytes.count
+        guard peer.queued.add(bytes.count) <= Self.maxQueuedBytes else {
+            closePeer(key, reason: "send queue over \(Self.maxQueuedBytes) bytes (peer too slow)", misbehaving: false)
+            return
+        }
         if case .dropped = peer.outbox.yield(bytes) {
             closePeer(key, reason: "send queue overflow (peer too slow)", misbehaving: false)
         }
@@ -463,6 +473,14 @@ public actor PeerManager {
                 return PeerAddress(host: r.host, port: port, lastSeen: r.lastSeen)
             }
     }
+}
+
+/// Counts bytes queued for one peer: the actor adds, the writer task subtracts.
+final class QueueMeter: Sendable {
+    private let bytes = Atomic<Int>(0)
+
+    /// Adds `n` and returns the new total.
+    func add(_ n: Int) -> Int { bytes.add(n, ordering: .relaxed).newValue }
 }
 
 /// Bytes and counts by message type, for `node.stats` and the testnet measurements.
