@@ -54,6 +54,13 @@ extension SoukDatabase {
                 arguments: [listingID.bytes.data])
             switch object.content {
             case .retraction(let retraction):
+                if current == nil {
+                    // A tombstone for a listing we never saw still counts against its author's quota,
+                    // so one key cannot fill the store with tombstones.
+                    let held = try Int.fetchOne(
+                        db, sql: "SELECT COUNT(*) FROM retractions WHERE seller = ?", arguments: [object.signer.data]) ?? 0
+                    guard held < maxActivePerSeller else { return .quotaExceeded(limit: maxActivePerSeller) }
+                }
                 try db.execute(
                     sql: """
                         INSERT INTO retractions (listing_id, seller, object_id, envelope, retracted_at, received_at)

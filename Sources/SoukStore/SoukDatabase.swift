@@ -78,6 +78,7 @@ public struct SoukDatabase: Sendable {
                         received_at INTEGER NOT NULL
                     ) WITHOUT ROWID;
                     CREATE INDEX retractions_at ON retractions(retracted_at);
+                    CREATE INDEX retractions_seller ON retractions(seller);
 
                     CREATE VIRTUAL TABLE listings_fts USING fts5(
                         title, description, tags,
