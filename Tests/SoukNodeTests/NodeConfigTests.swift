@@ -1,0 +1,146 @@
+import Foundation
+import SoukNode
+import Testing
+
+@Suite("souk.conf parsing")
+struct NodeConfigTests {
+    /// The `badConfig` message of a parse that must fail.
+    private func parseError(_ text: String) -> String? {
+        do {
+            _ = try NodeConfig(parsing: text)
+            return nil
+        } catch let NodeError.badConfig(message) {
+            return message
+        } catch {
+            return "unexpected error \(error)"
+        }
+    }
+
+    @Test func emptyTextGivesDefaults() throws {
+        let config = try NodeConfig(parsing: "")
+        #expect(config == NodeConfig())
+        #expect(config.network == .main)
+        #expect(config.rpcBind == "127.0.0.1")
+        #expect(config.rpcAllowRemote == false)
+        #expect(config.effectiveRPCPort == 7420)
+        #expect(config.effectiveP2PPort == 7421)
+        #expect(config.peers.isEmpty)
+    }
+
+    @Test func everyKeyWithCommentsAndBlankLines() throws {
+        let text = """
+            # Souk node configuration
+              # an indented comment
+
+            network = testnet   # trailing comment
+            rpc-port=18000
+            rpc-bind =  ::1
+            rpc-allow-remote = true
+            p2p-port = 18001
+            peer = 10.0.0.2:17421
+            peer = node.example:17421 # second peer
+            """
+        let config = try NodeConfig(parsing: text)
+        #expect(config.network == .testnet)
+        #expect(config.rpcPort == 18000)
+        #expect(config.effectiveRPCPort == 18000)
+        #expect(config.rpcBind == "::1")
+        #expect(config.rpcAllowRemote == true)
+        #expect(config.p2pPort == 18001)
+        #expect(config.effectiveP2PPort == 18001)
+        #expect(config.peers == ["10.0.0.2:17421", "node.example:17421"])
+        #expect(Set(NodeConfig.knownKeys).isSuperset(of: ["network", "rpc-port", "rpc-bind", "rpc-allow-remote", "p2p-port", "peer"]))
+    }
+
+    @Test func testnetHasItsOwnDefaultPorts() throws {
+        let config = try NodeConfig(parsing: "network = testnet\n")
+        #expect(config.effectiveRPCPort == 17420)
+        #expect(config.effectiveP2PPort == 17421)
+        #expect(try NodeConfig(parsing: "rpc-allow-remote = false").rpcAllowRemote == false)
+    }
+
+    @Test func unknownKeyNamesTheLine() throws {
+        let message = try #require(parseError("network = main\n# comment\n\nrpc-prot = 7420\n"))
+        #expect(message.contains("souk.conf line 4"), "\(message)")
+        #expect(message.contains("unknown key \"rpc-prot\""), "\(message)")
+        #expect(message.contains("rpc-port"), "the message lists the known keys: \(message)")
+        #expect(NodeError.badConfig(message).description.hasPrefix("bad configuration: "))
+    }
+
+    @Test func lineWithoutEqualsIsAnError() throws {
+        let message = try #require(parseError("network = main\nrpc-port 7420\n"))
+        #expect(message == "souk.conf line 2: expected key = value")
+    }
+
+    @Test(arguments: ["65536", "-1", "abc", "", "7420.5", "99999999999999999999", "0x1f"])
+    func badPortIsAnError(value: String) throws {
+        let rpc = try #require(parseError("rpc-port = \(value)"))
+        #expect(rpc.hasPrefix("souk.conf line 1: port must be "), "\(rpc)")
+        #expect(rpc.hasSuffix("got \"\(value)\""), "the message repeats the bad value: \(rpc)")
+        let p2p = try #require(parseError("# x\np2p-port = \(value)"))
+        #expect(p2p.hasPrefix("souk.conf line 2: port must be "), "\(p2p)")
+    }
+
+    /// A valid sample value for every key the parser knows; a new key must be added here too.
+    static let sampleValues: [String: String] = [
+        "network": "testnet", "rpc-port": "18000", "rpc-bind": "127.0.0.2", "rpc-allow-remote": "true",
+        "p2p-port": "18001", "p2p-bind": "127.0.0.1", "peer": "127.0.0.1:18002", "max-inbound": "5",
+        "outbound-target": "3", "ban-seconds": "600", "discover": "false",
+    ]
+
+    @Test func everyKnownKeyIsAccepted() throws {
+        for key in NodeConfig.knownKeys {
+            guard let value = Self.sampleValues[key] else {
+                Issue.record("NodeConfig.knownKeys has \"\(key)\" but this test has no sample value for it")
+                continue
+            }
+            #expect(throws: Never.self, "\(key) = \(value)") { try NodeConfig(parsing: "\(key) = \(value)\n") }
+        }
+    }
+
+    @Test func portBoundsAreAccepted() throws {
+        #expect(try NodeConfig(parsing: "rpc-port = 1").rpcPort == 1)
+        #expect(try NodeConfig(parsing: "rpc-port = 65535").rpcPort == 65535)
+    }
+
+    @Test func badNetworkAndBadBooleanAreErrors() throws {
+        #expect(parseError("network = regtest") == "souk.conf line 1: network must be main or testnet")
+        #expect(parseError("\n\nrpc-allow-remote = yes") == "souk.conf line 3: rpc-allow-remote must be true or false")
+    }
+
+    @Test func fileNameAppearsInTheMessage() throws {
+        do {
+            _ = try NodeConfig(parsing: "bogus = 1", file: "/tmp/x/souk.conf")
+            Issue.record("an unknown key must be refused")
+        } catch let NodeError.badConfig(message) {
+            #expect(message.hasPrefix("/tmp/x/souk.conf line 1: unknown key \"bogus\""))
+        }
+    }
+
+    @Test func renderedTextParsesBackToTheSameSettings() throws {
+        var config = NodeConfig()
+        config.network = .testnet
+        config.rpcPort = 19000
+        config.p2pPort = 19001
+        config.peers = ["127.0.0.1:19101", "127.0.0.1:19102"]
+        let reparsed = try NodeConfig(parsing: config.rendered)
+        #expect(reparsed.network == .testnet)
+        #expect(reparsed.rpcPort == 19000)
+        #expect(reparsed.p2pPort == 19001)
+        #expect(reparsed.peers == config.peers)
+        #expect(reparsed.rpcBind == "127.0.0.1")
+        // Defaults render as explicit ports.
+        #expect(try NodeConfig(parsing: NodeConfig().rendered).effectiveRPCPort == 7420)
+    }
+
+    @Test func loadReadsTheDataDirFileOrDefaults() throws {
+        let root = try NodeFixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let dir = DataDir(path: root)
+        #expect(try NodeConfig.load(from: dir) == NodeConfig(), "no souk.conf means defaults")
+        try "rpc-port = 12345\n".write(toFile: dir.configFile, atomically: true, encoding: .utf8)
+        #expect(try NodeConfig.load(from: dir).rpcPort == 12345)
+        try "rpc-port = 12345\nlisten = yes\n".write(toFile: dir.configFile, atomically: true, encoding: .utf8)
+        #expect(throws: NodeError.self) { try NodeConfig.load(from: dir) }
+    }
+}

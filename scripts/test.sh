@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Souk's test command (the README's and CI's): installs missing system packages, builds everything
+# (the end-to-end tests run the built `souk` binary), runs the whole test suite and prints its summary.
+#
+#   bash scripts/test.sh                      # everything
+#   bash scripts/test.sh --filter SoukNodeTests   # extra arguments go to `swift test`
+#
+# SWIFT_BUILD_FLAGS (for example "--scratch-path .build-ci") is passed to both `swift build` and `swift test`.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+bash scripts/install-deps.sh
+
+read -r -a build_flags <<<"${SWIFT_BUILD_FLAGS:-}"
+
+echo "==> swift build ${build_flags[*]}"
+if ! swift build "${build_flags[@]}"; then
+    echo "Build FAILED; no tests were run." >&2
+    exit 1
+fi
+
+log=$(mktemp "${TMPDIR:-/tmp}/souk-test.XXXXXX.log")
+trap 'rm -f "$log"' EXIT
+
+echo "==> swift test ${build_flags[*]} $*"
+set +e
+swift test "${build_flags[@]}" "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+
+echo
+echo "==> Summary"
+# Failures first (Swift Testing marks them with ✘, XCTest with "error:"), then the runners' totals.
+grep -E '✘|: error: ' "$log" | grep -vE 'Test run with|^✘ Suite' | head -n 50 || true
+grep -E 'Test run with [0-9]+ test|Executed [0-9]+ tests?' "$log" | tail -n 3 || true
+if ((status != 0)); then
+    echo "Tests FAILED (swift test exit status $status)" >&2
+    exit "$status"
+fi
+echo "All tests passed."
