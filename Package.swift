@@ -58,7 +58,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            resources: [.copy("openrpc.json")]
+            resources: [.embedInCode("openrpc.json")]
         ),
         .executableTarget(
             name: "souk",

@@ -146,9 +146,12 @@ public struct Listing: Sendable, Equatable {
         guard titleCount >= 1, titleCount <= Limits.titleMaxCharacters, title.utf8.count <= Limits.titleMaxBytes else {
             throw ValidationError(.invalidTitle, "title must be 1 to \(Limits.titleMaxCharacters) characters")
         }
-        guard title.trimmingWhitespace() == title, !TextRules.hasControl(title, allowNewlines: false) else {
+        guard title.trimmingWhitespace() == title, !TextRules.hasControl(title, allowNewlines: false),
+            !TextRules.hasSpoofingFormat(title)
+        else {
             throw ValidationError(
-                .invalidTitle, "title must not contain control characters or leading/trailing whitespace")
+                .invalidTitle,
+                "title must not contain control characters, bidi overrides, line separators or leading/trailing whitespace")
         }
         guard description.utf8.count <= Limits.descriptionMaxBytes else {
             throw ValidationError(
@@ -166,7 +169,7 @@ public struct Listing: Sendable, Equatable {
                 "category must be 1 to \(Limits.categoryMaxBytes) characters of a-z, 0-9 and '-', e.g. \"bikes\"")
         }
         guard location.count <= Limits.locationMaxCharacters, location.utf8.count <= Limits.locationMaxBytes,
-            !TextRules.hasControl(location, allowNewlines: false)
+            !TextRules.hasControl(location, allowNewlines: false), !TextRules.hasSpoofingFormat(location)
         else {
             throw ValidationError(
                 .invalidLocation,
@@ -213,6 +216,16 @@ enum TextRules {
         s.unicodeScalars.contains { scalar in
             if allowNewlines && (scalar == "\n" || scalar == "\t") { return false }
             return scalar.properties.generalCategory == .control
+        }
+    }
+
+    /// True for the characters that can make one-line text display as something else: the bidi
+    /// embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069) and the line and paragraph
+    /// separators (U+2028, U+2029). Refused in titles and locations.
+    static func hasSpoofingFormat(_ s: String) -> Bool {
+        s.unicodeScalars.contains { c in
+            (0x202A...0x202E).contains(c.value) || (0x2066...0x2069).contains(c.value) || c.value == 0x2028
+                || c.value == 0x2029
         }
     }
 

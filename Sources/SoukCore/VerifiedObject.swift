@@ -14,6 +14,14 @@ public struct VerifiedObject: Sendable, Equatable {
     public var id: ObjectID { envelope.id }
     public var signer: [UInt8] { envelope.signer }
 
+    /// The object's own time: a listing's `updated_at`, a retraction's `retracted_at`.
+    public var timestamp: UInt64 {
+        switch content {
+        case .listing(let l): return l.updatedAt
+        case .retraction(let r): return r.retractedAt
+        }
+    }
+
     /// The listing this object is about.
     public var listingID: ListingID {
         switch content {

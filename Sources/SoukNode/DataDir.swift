@@ -97,7 +97,7 @@ public struct DataDir: Sendable {
     /// Takes an exclusive lock so two daemons never share a data dir. Keep the descriptor open.
     /// - Returns: the lock's file descriptor.
     public func lock() throws -> Int32 {
-        let fd = open(lockFile, O_RDWR | O_CREAT, 0o600)
+        let fd = open(lockFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw NodeError.io("cannot open \(lockFile): \(String(cString: strerror(errno)))") }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             close(fd)

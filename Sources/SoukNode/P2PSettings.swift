@@ -18,7 +18,9 @@ public struct P2PSettings: Sendable {
     public var discover: Bool = true
     public var userAgent: String = "souk/0.1.0"
 
+    /// - Precondition: the network name is 1...200 bytes (it travels in the 256-byte first handshake message).
     public init(network: String, listenPort: Int) {
+        precondition((1...200).contains(network.utf8.count), "network name must be 1 to 200 bytes")
         self.network = network
         self.listenPort = listenPort
     }

@@ -134,9 +134,11 @@ extension PeerManager {
     }
 
     /// Starts reconciliation with every connected peer now (after a partition heals, say).
+    /// Queues a reconciliation with every connected peer; they run one after another.
     public func reconcileAll() -> Int {
         let keys = peers.values.filter { $0.ready && !$0.reconciling }.map(\.key)
-        for k in keys { startReconciliation(with: k) }
+        for k in keys { peers[k]?.reconcilePending = true }
+        startNextPendingReconciliation()
         return keys.count
     }
 }

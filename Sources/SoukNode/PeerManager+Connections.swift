@@ -37,6 +37,8 @@ extension PeerManager: Service {
         try await bind()
         guard let listener else { return }
         await node.setPublishHandler { [weak self] object in await self?.published(object.id) }
+        // Links reconcile when they open; periodic anti-entropy starts one interval later.
+        lastReconcileAt = Self.now()
         logger.info("p2p listening", metadata: ["p2p.address": "\(settings.listenHost):\(boundPort)"])
         let dials = dialRequests
         do {
@@ -95,7 +97,8 @@ extension PeerManager: Service {
             peers[key]!.reconciling = false
         }
         maintainOutbound(now: now)
-        if now - lastReconcileAt >= settings.reconcileInterval,
+        pruneAuthorUpdates(now: now)
+        if now - lastReconcileAt >= settings.reconcileInterval, !peers.values.contains(where: \.reconciling),
             let key = peers.values.filter({ $0.ready && !$0.reconciling }).randomElement()?.key
         {
             lastReconcileAt = now

@@ -36,6 +36,8 @@ public actor PeerManager {
         var requested: Set<ObjectID> = []
         var requestedShort: Set<ShortID> = []
         var reconciling = false
+        /// Asked to reconcile (by `peer.reconcile`) while another reconciliation was running.
+        var reconcilePending = false
         var reconcileStartedAt: Double = 0
         var reconciledAt: Double?
     }
@@ -59,6 +61,9 @@ public actor PeerManager {
     var stats = TrafficStats()
     var lastReconcileAt: Double = 0
     var reconciledPeers: [NodeID: Double] = [:]
+    /// Bumped whenever the store gains an object, to invalidate `reconcilerCache`.
+    var storeGeneration = 0
+    var reconcilerCache: (at: Double, generation: Int, reconciler: Reconciler)?
     public internal(set) var boundPort: Int = 0
     var listener: NIOAsyncChannel<NIOAsyncChannel<[UInt8], ByteBuffer>, Never>?
     let dialRequests: AsyncStream<String>
@@ -253,8 +258,8 @@ public actor PeerManager {
         ((try? node.database.bans(now: UInt64(Self.now()))) ?? []).contains { $0.target == "node:\(id.hex)" }
     }
 
+    /// Automatic bans never name a loopback address, but an operator's explicit ban does apply.
     func isBanned(ip: String) -> Bool {
-        guard !Self.isLoopback(ip) else { return false }
         return ((try? node.database.bans(now: UInt64(Self.now()))) ?? []).contains { $0.target == "ip:\(ip)" }
     }
 
@@ -294,20 +299,25 @@ public actor PeerManager {
         for bytes in envelopes {
             guard peers[key] != nil else { return }
             let id = Envelope.id(of: bytes)
-            let via: GossipRouter.Via
-            if peers[key]!.requested.remove(id) != nil {
-                via = .pull
-            } else if peers[key]!.requestedShort.remove(ShortID(id)) != nil || peers[key]!.reconciling {
-                via = .reconcile
-            } else {
-                via = .push
-            }
+            let grafted = peers[key]!.requested.remove(id) != nil
+            let fetched = peers[key]!.requestedShort.remove(ShortID(id)) != nil
             if let refusal = authorQuotaRefusal(bytes, now: now) {
                 logger.debug("object dropped", metadata: ["object.id": "\(id)", "reason": "\(refusal)"])
+                router.discard(id)
                 continue
             }
             do {
                 let (outcome, object) = try await node.ingestVerified(bytes)
+                // Objects a peer pushes while reconciling with us are old news for most peers unless
+                // they are fresh; gossip pushed during reconciliation keeps its eager path.
+                let via: GossipRouter.Via
+                if grafted {
+                    via = .pull
+                } else if fetched || (peers[key]?.reconciling == true && object.timestamp + 60 < UInt64(now)) {
+                    via = .reconcile
+                } else {
+                    via = .push
+                }
                 let isNew = outcome.changedStore
                 stats.objectsReceived += 1
                 if isNew {
@@ -324,12 +334,14 @@ public actor PeerManager {
                 case .expired, .fromTheFuture:
                     // Clocks differ; not the peer's fault.
                     logger.debug("object refused", metadata: ["object.id": "\(id)", "reason": "\(e.message)"])
+                    router.discard(id)
                 default:
                     stats.objectsInvalid += 1
                     closePeer(key, reason: "sent an invalid object: \(e.message)", misbehaving: true)
                     return
                 }
             } catch {
+                router.discard(id)
                 logger.error("storing a peer's object failed", metadata: ["error": "\(error)"])
             }
         }
@@ -382,6 +394,7 @@ public actor PeerManager {
     func startReconciliation(with key: Int) {
         guard let peer = peers[key], peer.ready, !peer.reconciling else { return }
         peers[key]!.reconciling = true
+        peers[key]!.reconcilePending = false
         peers[key]!.reconcileStartedAt = Self.now()
         let reconciler = currentReconciler()
         sendMessage(.reconcile(reconciler.initialMessage()), to: key)
@@ -389,7 +402,8 @@ public actor PeerManager {
 
     private func reconcile(_ message: ReconMessage, from key: Int, now: Double) async {
         if message.isDone {
-            finishedReconciliation(with: key, now: now)
+            // Only the end of a reconciliation we are in counts; a bare "done" proves nothing.
+            if peers[key]?.reconciling == true { finishedReconciliation(with: key, now: now) }
             return
         }
         if peers[key]?.reconciling == false { peers[key]?.reconcileStartedAt = now }
@@ -424,17 +438,32 @@ public actor PeerManager {
         lastReconcileAt = now
         logger.debug("reconciled with peer", metadata: ["peer.id": "\(peer.nodeID.map { "\($0)" } ?? "?")"])
         // Then reconcile with outbound peers that connected meanwhile; by now they should mostly match.
-        if !peers.values.contains(where: \.reconciling),
-            let next = peers.values.first(where: { $0.ready && $0.direction == .outbound && $0.reconciledAt == nil })
-        {
-            startReconciliation(with: next.key)
-        }
+        startNextPendingReconciliation()
     }
 
+    /// Starts the next queued reconciliation, if none is running.
+    func startNextPendingReconciliation() {
+        guard !peers.values.contains(where: \.reconciling) else { return }
+        let next =
+            peers.values.first { $0.ready && $0.reconcilePending }
+            ?? peers.values.first { $0.ready && $0.direction == .outbound && $0.reconciledAt == nil }
+        if let next { startReconciliation(with: next.key) }
+    }
+
+    /// The reconciler over our current items. Reading and sorting every item is the expensive part,
+    /// so the result is reused until the store changes or a second passes; a peer flooding
+    /// `reconcile` messages cannot make us rebuild it for each one.
     func currentReconciler() -> Reconciler {
-        let now = UInt64(Self.now())
-        let items = ((try? node.database.reconItems(now: now)) ?? []).map { ReconItem(timestamp: $0.timestamp, id: $0.id) }
-        return Reconciler(items: items)
+        let now = Self.now()
+        if let cached = reconcilerCache, cached.generation == storeGeneration, now - cached.at < 1 {
+            return cached.reconciler
+        }
+        let items = ((try? node.database.reconItems(now: UInt64(now))) ?? []).map {
+            ReconItem(timestamp: $0.timestamp, id: $0.id)
+        }
+        let reconciler = Reconciler(items: items)
+        reconcilerCache = (now, storeGeneration, reconciler)
+        return reconciler
     }
 
     // MARK: Quotas and bookkeeping
@@ -455,7 +484,16 @@ public actor PeerManager {
         authorUpdates[signer, default: []].append(now)
     }
 
+    /// Forgets authors with no update in the last hour, so the quota table stays small.
+    func pruneAuthorUpdates(now: Double) {
+        authorUpdates = authorUpdates.compactMapValues { times in
+            let recent = times.filter { $0 > now - 3600 }
+            return recent.isEmpty ? nil : recent
+        }
+    }
+
     func recordArrival(_ id: ObjectID, at time: Double) {
+        storeGeneration &+= 1
         guard arrivals[id] == nil else { return }
         arrivals[id] = time
         arrivalOrder.append(id)

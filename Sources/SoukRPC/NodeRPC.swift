@@ -50,7 +50,12 @@ public struct NodeRPC: Sendable {
             },
             RPCMethod("listing.update", parameters: ["listing_id"] + Self.listingFields) { p in
                 let id = try Self.listingID(p)
-                let changes = try Self.changes(p)
+                // A new price without a currency keeps the listing's currency.
+                let currentCurrency: String? =
+                    p.has("price") && !p.has("currency")
+                    ? try await Self.mapNodeErrors { .string(try await node.listing(id).listing.price.currency.code) }
+                        .stringValue : nil
+                let changes = try Self.changes(p, defaultCurrency: currentCurrency)
                 return try await Self.mapNodeErrors {
                     try Self.json(await node.updateListing(id, changes: changes), now: await node.now())
                 }
@@ -172,9 +177,18 @@ public struct NodeRPC: Sendable {
         return id
     }
 
-    static func money(_ p: RPCParams, priceField: String = "price") throws(RPCError) -> Money? {
+    static func money(_ p: RPCParams, priceField: String = "price", defaultCurrency: String? = nil) throws(RPCError)
+        -> Money?
+    {
         guard let text = try p.optionalString(priceField) else { return nil }
-        let code = try p.string("currency")
+        let code: String
+        if let given = try p.optionalString("currency") {
+            code = given
+        } else if let defaultCurrency {
+            code = defaultCurrency
+        } else {
+            code = try p.string("currency")
+        }
         guard let currency = Currency(code: code) else {
             throw .invalidParams("unknown currency \"\(code)\"", reason: "unknown_currency", field: "currency")
         }
@@ -211,14 +225,14 @@ public struct NodeRPC: Sendable {
             expiresInDays: Int(try p.optionalInt("expires_in_days", range: 1...30) ?? 30))
     }
 
-    static func changes(_ p: RPCParams) throws(RPCError) -> ListingChanges {
+    static func changes(_ p: RPCParams, defaultCurrency: String? = nil) throws(RPCError) -> ListingChanges {
         var c = ListingChanges()
         if p.has("currency") && !p.has("price") {
             throw .invalidParams("currency can only change together with price", field: "currency")
         }
         c.title = try p.optionalString("title")
         c.description = try p.optionalString("description")
-        c.price = try money(p)
+        c.price = try money(p, defaultCurrency: defaultCurrency)
         c.category = try p.optionalString("category")
         c.location = try p.optionalString("location")
         c.country = try p.optionalString("country")

@@ -4,10 +4,12 @@ import Foundation
 public enum OpenRPC {
     /// Parses the bundled document.
     /// - Throws: `RPCError.internalError` if the bundle is missing or the file is not JSON.
+    /// The document is compiled into the binary (`.embedInCode`), so an installed `souk` needs no
+    /// resource bundle beside it.
     public static func document() throws -> JSONValue {
-        guard let url = Bundle.module.url(forResource: "openrpc", withExtension: "json"),
-            let data = try? Data(contentsOf: url), let json = JSONValue.parse([UInt8](data))
-        else { throw RPCError.internalError("the OpenRPC document is missing from this build") }
+        guard let json = JSONValue.parse(PackageResources.openrpc_json) else {
+            throw RPCError.internalError("the OpenRPC document compiled into this build is not JSON")
+        }
         return json
     }
 

@@ -83,7 +83,7 @@ public struct RPCDispatcher: Sendable {
 
     static func normalise(_ params: JSONValue?, for method: RPCMethod) throws(RPCError) -> RPCParams {
         switch params {
-        case nil, .null?:
+        case nil:
             return RPCParams([:])
         case .object(let o)?:
             if let unknown = o.keys.sorted().first(where: { !method.parameters.contains($0) }) {

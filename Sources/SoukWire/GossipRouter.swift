@@ -76,15 +76,23 @@ public struct GossipRouter: Sendable {
     /// An object arrived from `k` and was verified. `isNew` is whether it changed our store.
     public mutating func received(_ id: ObjectID, from k: PeerKey, via: Via, isNew: Bool) -> [Action] {
         peers[k]?.known.insert(id)
+        // The body came, whether or not it was news: stop asking for it.
+        missing[id] = nil
         if isNew {
-            missing[id] = nil
             return relay(id, except: k, lazyOnly: via == .reconcile)
         }
-        if via == .push, peers[k]?.eager == true {
+        // A duplicate pushed to us: that link is redundant in the tree. Prune it even if we already
+        // think it lazy (a prune and a graft may have crossed on the wire).
+        if via == .push, peers[k] != nil {
             peers[k]!.eager = false
             return [.prune(k)]
         }
         return []
+    }
+
+    /// Forgets an announced id we decided not to fetch (refused, expired, over a quota).
+    public mutating func discard(_ id: ObjectID) {
+        missing[id] = nil
     }
 
     /// `k` announced ids; `have` says which we already hold.

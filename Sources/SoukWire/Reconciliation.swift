@@ -180,7 +180,11 @@ public struct Reconciler: Sendable {
         var need: [ShortID] = []
         var have: [ObjectID] = []
         var lowerIndex = 0
-        for range in message.ranges {
+        for (index, range) in message.ranges.enumerated() {
+            // Every reply must stay decodable (at most `maxRanges`): split only while the budget
+            // allows; a range left whole is split in a later round.
+            let stillToAnswer = message.ranges.count - index - 1
+            let maySplit = out.count + stillToAnswer + Reconciler.branching <= ReconMessage.maxRanges
             let upperIndex = firstIndex(atOrAbove: range.upper, from: lowerIndex)
             let mine = items[lowerIndex..<upperIndex]
             switch range.mode {
@@ -190,7 +194,7 @@ public struct Reconciler: Sendable {
                 if Reconciler.fingerprint(mine) == theirs {
                     out.append(ReconRange(upper: range.upper, mode: .skip))
                 } else {
-                    out += summarise(mine, upper: range.upper, forceSplitOrList: true)
+                    out += summarise(mine, upper: range.upper, forceSplitOrList: maySplit)
                 }
             case .idList(let theirs):
                 let theirSet = Set(theirs)

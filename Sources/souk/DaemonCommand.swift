@@ -43,13 +43,16 @@ struct DaemonCommand: AsyncParsableCommand {
     @Flag(help: "Only dial --connect / config peers, not addresses learned from other peers.")
     var noDiscover = false
 
-    @Flag(help: "Run without networking (no P2P listener, no peers).")
+    @Flag(name: .customLong("no-p2p"), help: "Run without networking (no P2P listener, no peers).")
     var noP2P = false
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
     func run() async throws {
+        // Trap SIGTERM/SIGINT before anything else: a signal that arrives while the node starts is
+        // buffered and shuts it down cleanly as soon as the services run.
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         guard let level = Logger.Level(rawValue: logLevel) else { throw CLIError("unknown --log-level \(logLevel)") }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -142,7 +145,7 @@ struct DaemonCommand: AsyncParsableCommand {
         let sweeper = ExpirySweeper(node: node, logger: logger)
         var services: [any Service] = [server, sweeper]
         if let peerManager { services.append(peerManager) }
-        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        let group = ServiceGroup(services: services, gracefulShutdownSignals: [], logger: logger)
         logger.info(
             "souk daemon ready",
             metadata: [
@@ -154,7 +157,17 @@ struct DaemonCommand: AsyncParsableCommand {
             Data(
                 ("souk daemon ready: node \(node.nodeID) rpc \(config.rpcBind):\(server.port)"
                     + (peerManager == nil ? "" : " p2p \(p2pHost):\(p2pPort)") + "\n").utf8))
-        try await group.run()
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            tasks.addTask {
+                for await signal in signals {
+                    logger.info("signal received; shutting down", metadata: ["signal": "\(signal)"])
+                    await group.triggerGracefulShutdown()
+                }
+            }
+            try await tasks.next()
+            tasks.cancelAll()
+        }
         logger.info("souk daemon stopped")
     }
 

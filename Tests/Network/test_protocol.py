@@ -304,9 +304,6 @@ def test_short_lived_listing_expires_on_every_node(cluster):
         conn.close()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="node bug (Specs/wire.md §14 'Missing ids not cleared'): GossipRouter.received "
-                   "only clears a missing id when the body changes the store, so a stale body is grafted again "
-                   "every 300 ms while its announcer stays connected")
 def test_announced_stale_body_is_not_grafted_again(cluster):
     a = cluster.start("a")
     me = sp.Identity()
@@ -329,9 +326,6 @@ def test_announced_stale_body_is_not_grafted_again(cluster):
         conn.close()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="node bug (Specs/wire.md §14 'Reply size'): Reconciler.process splits every "
-                   "differing range 16 ways without a cap, so its reply can exceed the 256-range limit that "
-                   "every receiver (the node included) enforces by closing the link and banning the sender")
 def test_reconcile_reply_stays_within_256_ranges(cluster):
     a = cluster.start("a")
     me = sp.Identity()
@@ -370,10 +364,6 @@ def test_reconcile_reply_stays_within_256_ranges(cluster):
         conn.close()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="node bug: PeerManager.reconcile treats any all-skip reconcile message as the end of a "
-                   "reconciliation (finishedReconciliation) even when none was in progress, so a peer that sends "
-                   "only the done message makes node.info report in_sync with peers_reconciled 1")
 def test_unsolicited_done_message_does_not_claim_sync(cluster):
     a = cluster.start("a")
     conn = sp.PeerConnection.connect("127.0.0.1", a.p2p_port)

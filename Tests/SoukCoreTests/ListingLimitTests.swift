@@ -126,6 +126,13 @@ struct ListingLimitTests {
         LimitCase("location of 86 three-byte characters = 258 bytes", create: .invalidLocation, decode: .malformed) {
             $0.location = String(repeating: "€", count: 86)
         },
+        LimitCase("title with a right-to-left override", create: .invalidTitle) { $0.title = "Bike \u{202E}gpj.exe" },
+        LimitCase("title with a bidi isolate", create: .invalidTitle) { $0.title = "Bike \u{2067}x\u{2069}" },
+        LimitCase("title with a line separator", create: .invalidTitle) { $0.title = "Bike\u{2028}Free" },
+        LimitCase("location with a left-to-right embedding", create: .invalidLocation) {
+            $0.location = "Berlin \u{202A}DE"
+        },
+        LimitCase("location with a paragraph separator", create: .invalidLocation) { $0.location = "Berlin\u{2029}" },
         LimitCase("location with newline", create: .invalidLocation) { $0.location = "Berlin\nMitte" },
         LimitCase("location with tab", create: .invalidLocation) { $0.location = "Berlin\tMitte" },
         LimitCase("country in lower case", create: .invalidCountry) { $0.country = "de" },

@@ -40,10 +40,8 @@ struct DaemonLifecycleTests {
         #expect(!FileManager.default.fileExists(atPath: second.cookiePath))
     }
 
-    /// Known defect: `souk daemon` prints its ready line before `ServiceGroup.run()` installs the
-    /// SIGTERM/SIGINT handlers (Sources/souk/DaemonCommand.swift), so a signal sent the moment the line
-    /// appears can kill the process outright (exit by signal, rpc.cookie left behind) or, when the
-    /// daemon inherited SIGINT as ignored (a background job of a shell script), be lost altogether.
+    /// `souk daemon` traps SIGTERM/SIGINT before it starts anything, so a signal sent the moment the
+    /// ready line appears is a clean shutdown (exit 0, rpc.cookie removed), never a kill.
     @Test func signalRightAfterTheReadyLine() async throws {
         let node = try TestNode()
         defer { node.remove() }
@@ -53,10 +51,8 @@ struct DaemonLifecycleTests {
             defer { daemon.stop() }
             let (status, signaled) = try await daemon.signal(SIGTERM)
             let cookieLeft = FileManager.default.fileExists(atPath: daemon.cookiePath)
-            withKnownIssue("the ready line is printed before the signal handlers are installed", isIntermittent: true) {
-                #expect(!signaled && status == 0, "round \(round): SIGTERM right after the ready line must be a clean exit")
-                #expect(!cookieLeft, "round \(round): rpc.cookie must be removed")
-            }
+            #expect(!signaled && status == 0, "round \(round): SIGTERM right after the ready line must be a clean exit")
+            #expect(!cookieLeft, "round \(round): rpc.cookie must be removed")
             if cookieLeft { try? FileManager.default.removeItem(atPath: daemon.cookiePath) }
         }
     }

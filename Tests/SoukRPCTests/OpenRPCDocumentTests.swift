@@ -259,7 +259,7 @@ struct OpenRPCDocumentTests {
         }
     }
 
-    /// The bundled resource is the spec file itself (a symlink), not a stale copy.
+    /// The document compiled into the build is the spec file itself, not a stale copy.
     @Test func bundledDocumentIsTheSpecFile() async throws {
         try await withBundledDocument {
             let bundled = try OpenRPC.document()

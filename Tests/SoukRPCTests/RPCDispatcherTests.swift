@@ -247,6 +247,12 @@ struct RPCDispatcherTests {
         _ = try await expectError(#"{"jsonrpc":"2.0","method":"echo","params":"x","id":42}"#, code: -32600, id: 42)
     }
 
+    @Test func nullParamsAreAnInvalidRequest() async throws {
+        // params, when present, must be an object or an array (JSON-RPC 2.0 §4.2).
+        _ = try await expectError(#"{"jsonrpc":"2.0","method":"touch","params":null,"id":7}"#, code: -32600, id: 7)
+        #expect(counter.count == 0)
+    }
+
     // MARK: Notifications
 
     @Test func notificationIsExecutedButNotAnswered() async throws {

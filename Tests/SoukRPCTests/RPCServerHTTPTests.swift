@@ -425,7 +425,7 @@ struct RPCServerHTTPTests {
             let cases: [(String, [String: JSONValue], field: String?)] = [
                 ("nothing to change", [:], nil),
                 ("currency without price", ["currency": "USD"], "currency"),
-                ("price without currency", ["price": "5.00"], "currency"),
+                ("price with too many decimals for the listing's currency", ["price": "5.001"], "price"),
                 ("bad title", ["title": .string(String(repeating: "x", count: 141))], nil),
                 ("bad listing id", ["listing_id": "xyz"], "listing_id"),
                 ("short listing id", ["listing_id": "abcd"], "listing_id"),
@@ -438,6 +438,17 @@ struct RPCServerHTTPTests {
                 if let field { #expect(e.data?["field"] == .string(field), "\(name): \(e)") }
             }
             #expect(try await s.call("listing.get", [id]) == created)
+        }
+    }
+
+    @Test func priceAloneKeepsTheListingsCurrency() async throws {
+        try await withLiveServer { s in
+            let created = try await s.call("listing.create", bikeParams(["currency": "USD"]))
+            let id = try #require(created["listing_id"])
+            let updated = try await s.call("listing.update", ["listing_id": id, "price": "99.50"])
+            #expect(updated["currency"] == "USD")
+            #expect(updated["price"] == "99.50")
+            #expect(updated["version"] == 2)
         }
     }
 

@@ -79,26 +79,11 @@ private let parsedSpecDocument: Result<JSONValue, any Error> = Result {
     return doc
 }
 
-/// True while the build's resource bundle lacks a readable document.
-///
-/// Known bug: `Sources/SoukRPC/openrpc.json` is a relative symlink (`../../Specs/openrpc.json`) and
-/// `.copy("openrpc.json")` copies the link itself into `Souk_SoukRPC.resources/`, where it dangles;
-/// `OpenRPC.document()` then throws and `rpc.discover` answers -32603.
-var bundledDocumentIsMissing: Bool { (try? OpenRPC.document()) == nil }
-
-/// Runs checks that need the bundled document; while the bundle bug above exists they are a known
-/// issue (so the suite stays green), and once it is fixed they are enforced like any other check.
+/// Runs checks that need the document compiled into the build (`.embedInCode` of the spec file).
 func withBundledDocument(
     sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> Void
 ) async throws {
-    try await withKnownIssue(
-        "Sources/SoukRPC/openrpc.json is a relative symlink that dangles inside the resource bundle",
-        sourceLocation: sourceLocation
-    ) {
-        try await body()
-    } when: {
-        bundledDocumentIsMissing
-    }
+    try await body()
 }
 
 /// The error codes `Specs/openrpc.json` lists for one method.

@@ -185,19 +185,15 @@ struct GossipRouterTests {
         #expect(set.contains(19) && set.contains(17) && !set.contains(16))
     }
 
-    /// Known bug (reported): an announced id whose body arrives but does not change the store (a
-    /// stale version, a retracted listing, a duplicate under another path) is never cleared from
-    /// `missing`, so the router grafts it again every 2 × graftTimeout for as long as an announcer
-    /// stays connected. `received` should clear `missing[id]` whatever `isNew` is.
+    /// An announced id whose body arrives but does not change the store (an old version, a retracted
+    /// or expired listing) must leave `missing`, or the router would graft it again forever.
     @Test("an announced body that arrives but is not new is not grafted again")
     func staleBodyStopsGrafts() {
         var r = Self.router()
         r.announced([Self.a], from: 2, now: 0, have: { _ in false })
         #expect(r.tick(now: 0.15) == [.graft(2, [Self.a])])
         _ = r.received(Self.a, from: 2, via: .pull, isNew: false)
-        withKnownIssue("GossipRouter.received keeps missing[id] when isNew is false: endless re-grafts") {
-            #expect(r.missingCount == 0)
-            #expect(r.tick(now: 1).isEmpty)
-        }
+        #expect(r.missingCount == 0)
+        #expect(r.tick(now: 1).isEmpty)
     }
 }

@@ -130,10 +130,8 @@ struct ReconcilerRuleTests {
         #expect(!ReconBound.zero.isAbove(ReconItem(timestamp: 0, id: ObjectID(bytes: [UInt8](repeating: 0, count: 32)))))
     }
 
-    /// Known bug (reported): `process` splits every differing range 16 ways without a cap, so on large
-    /// sets with scattered differences a reply holds far more than `ReconMessage.maxRanges` (256)
-    /// ranges. The peer's decoder refuses it as malformed and closes the link as misbehaving (a ban),
-    /// so two large nodes that differ in many places never finish reconciling.
+    /// Every reply must stay within `ReconMessage.maxRanges`, or the peer refuses it and bans us:
+    /// `process` splits differing ranges only while its range budget allows.
     @Test("every reply a reconciler sends is one the peer can decode, even for large scattered differences")
     func repliesStayDecodable() {
         let all = Self.items(12_000, seed: 9)
@@ -155,9 +153,7 @@ struct ReconcilerRuleTests {
             swap(&sender, &receiver)
             rounds += 1
         }
-        withKnownIssue("Reconciler.process does not cap a reply at ReconMessage.maxRanges") {
-            #expect(largest <= ReconMessage.maxRanges, "a reply had \(largest) ranges")
-            #expect(undecodable == 0)
-        }
+        #expect(largest <= ReconMessage.maxRanges, "a reply had \(largest) ranges")
+        #expect(undecodable == 0)
     }
 }
