@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Souk's test command (the README's and CI's): installs missing system packages, builds everything
-# (the end-to-end tests run the built `souk` binary), runs the whole test suite and prints its summary.
+# (the end-to-end tests run the built `souk` binary), runs the Swift test suite and prints its summary,
+# then the real-process network tests in Tests/Network (pytest with an independent Python peer).
 #
 #   bash scripts/test.sh                      # everything
 #   bash scripts/test.sh --filter SoukNodeTests   # extra arguments go to `swift test`
@@ -36,5 +37,17 @@ grep -E 'Test run with [0-9]+ test|Executed [0-9]+ tests?' "$log" | tail -n 3 ||
 if ((status != 0)); then
     echo "Tests FAILED (swift test exit status $status)" >&2
     exit "$status"
+fi
+
+# The network tests start real `souk` processes and talk to them with an independent Python peer
+# (Tests/Network). They run on the full suite, not when `swift test` arguments narrow it.
+if (($# == 0)); then
+    bin_dir=$(swift build "${build_flags[@]}" --show-bin-path)
+    echo
+    echo "==> python3 -m pytest Tests/Network (SOUK_BIN=$bin_dir/souk)"
+    if ! python3 -c 'import nacl, pytest' 2>/dev/null; then
+        python3 -m pip install --quiet --disable-pip-version-check -r Tests/Network/requirements.txt
+    fi
+    SOUK_BIN="$bin_dir/souk" python3 -m pytest Tests/Network -q -p no:cacheprovider
 fi
 echo "All tests passed."
