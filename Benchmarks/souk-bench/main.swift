@@ -298,12 +298,16 @@ let quotaIndexSQL = "CREATE INDEX IF NOT EXISTS bench_listings_seller_expires ON
 
 let bigCacheSQL = "PRAGMA cache_size = -65536"
 
-/// What a batch API in SoukStore would do: the same checks and statements as `SoukDatabase.apply`'s
-/// insert path (tombstone, held version, seller quota, insert), but many objects in ONE transaction.
-/// Bench-local because SoukStore has no batch entry point yet; handles new listings only.
-/// - Parameter cached: reuse prepared statements (`cachedStatement`) instead of compiling each SQL
-///   string per object as `apply` does (the INSERT's compilation includes its FTS trigger).
+/// Many objects in ONE transaction. With `cached` this is `SoukDatabase.applyBatch` itself (prepared
+/// statements); without, a bench-local copy of the same checks that compiles each SQL string per
+/// object, to show what statement caching saves. The uncached copy handles new listings only.
 func applyBatch(_ db: SoukDatabase, _ objects: [VerifiedObject], now: UInt64, cached: Bool) throws {
+    if cached {
+        // The real batch API (prepared statements, one transaction, every rule of `apply`).
+        let outcomes = try db.applyBatch(objects, now: now)
+        guard outcomes.allSatisfy({ $0 == .inserted }) else { fail("applyBatch did not insert every object") }
+        return
+    }
     let maxActivePerSeller = SoukDatabase.defaultMaxActiveListingsPerSeller
     let tombSQL = "SELECT object_id FROM retractions WHERE listing_id = ?"
     let heldSQL = "SELECT rowid, version, object_id, created_at FROM listings WHERE listing_id = ?"

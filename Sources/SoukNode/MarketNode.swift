@@ -139,10 +139,52 @@ public actor MarketNode {
         return (try database.apply(verified, now: clock()), verified)
     }
 
+    /// What happened to one object of a batch from a peer.
+    public enum IngestResult: Sendable {
+        case applied(ApplyOutcome, VerifiedObject)
+        case refused(ValidationError)
+    }
+
+    /// Verifies a batch of envelopes on all cores, then stores the valid ones in one transaction.
+    /// - Returns: one result per envelope, in order.
+    public nonisolated func ingestBatch(_ envelopes: [[UInt8]]) async throws -> [IngestResult] {
+        let now = clock()
+        let verified = await Self.verifyConcurrently(envelopes, now: now)
+        let valid = verified.compactMap { try? $0.get() }
+        let outcomes = try database.applyBatch(valid, now: now)
+        var next = outcomes.makeIterator()
+        return verified.map { result in
+            switch result {
+            case .success(let object): return .applied(next.next()!, object)
+            case .failure(let error): return .refused(error)
+            }
+        }
+    }
+
+    /// Signature checks dominate verification; spread them over the cores when the batch is large.
+    static func verifyConcurrently(_ envelopes: [[UInt8]], now: UInt64) async -> [Result<VerifiedObject, ValidationError>] {
+        let verify: @Sendable ([UInt8]) -> Result<VerifiedObject, ValidationError> = { bytes in
+            Result { () throws(ValidationError) in try VerifiedObject(bytes: bytes, now: now) }
+        }
+        let workers = min(ProcessInfo.processInfo.activeProcessorCount, max(1, envelopes.count / 16))
+        guard workers > 1 else { return envelopes.map(verify) }
+        let chunk = (envelopes.count + workers - 1) / workers
+        return await withTaskGroup(of: (Int, [Result<VerifiedObject, ValidationError>]).self) { group in
+            for start in stride(from: 0, to: envelopes.count, by: chunk) {
+                let slice = Array(envelopes[start..<min(start + chunk, envelopes.count)])
+                group.addTask { (start, slice.map(verify)) }
+            }
+            var parts: [(Int, [Result<VerifiedObject, ValidationError>])] = []
+            for await part in group { parts.append(part) }
+            return parts.sorted { $0.0 < $1.0 }.flatMap(\.1)
+        }
+    }
+
     /// Removes expired listings and old tombstones.
     @discardableResult
     public func pruneExpired() throws -> (listings: Int, retractions: Int) {
         let removed = try database.pruneExpired(now: clock())
+        try database.optimize()
         if removed.listings + removed.retractions > 0 {
             logger.info(
                 "pruned expired objects",

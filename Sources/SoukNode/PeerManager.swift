@@ -295,9 +295,13 @@ public actor PeerManager {
         }
     }
 
+    /// Verifies (on all cores) and stores a batch of envelopes in one transaction, then routes each
+    /// one that changed the store. An object that fails verification gets the peer banned.
     private func receiveObjects(_ envelopes: [[UInt8]], from key: Int, now: Double) async {
+        guard peers[key] != nil else { return }
+        var batch: [[UInt8]] = []
+        var origins: [(id: ObjectID, grafted: Bool, fetched: Bool)] = []
         for bytes in envelopes {
-            guard peers[key] != nil else { return }
             let id = Envelope.id(of: bytes)
             let grafted = peers[key]!.requested.remove(id) != nil
             let fetched = peers[key]!.requestedShort.remove(ShortID(id)) != nil
@@ -306,14 +310,38 @@ public actor PeerManager {
                 router.discard(id)
                 continue
             }
-            do {
-                let (outcome, object) = try await node.ingestVerified(bytes)
+            batch.append(bytes)
+            origins.append((id, grafted, fetched))
+        }
+        let results: [MarketNode.IngestResult]
+        do {
+            results = try await node.ingestBatch(batch)
+        } catch {
+            for origin in origins { router.discard(origin.id) }
+            logger.error("storing a peer's objects failed", metadata: ["error": "\(error)"])
+            return
+        }
+        for (origin, result) in zip(origins, results) {
+            guard peers[key] != nil else { return }
+            switch result {
+            case .refused(let e):
+                switch e.code {
+                case .expired, .fromTheFuture:
+                    // Clocks differ; not the peer's fault.
+                    logger.debug("object refused", metadata: ["object.id": "\(origin.id)", "reason": "\(e.message)"])
+                    router.discard(origin.id)
+                default:
+                    stats.objectsInvalid += 1
+                    closePeer(key, reason: "sent an invalid object: \(e.message)", misbehaving: true)
+                    return
+                }
+            case .applied(let outcome, let object):
                 // Objects a peer pushes while reconciling with us are old news for most peers unless
                 // they are fresh; gossip pushed during reconciliation keeps its eager path.
                 let via: GossipRouter.Via
-                if grafted {
+                if origin.grafted {
                     via = .pull
-                } else if fetched || (peers[key]?.reconciling == true && object.timestamp + 60 < UInt64(now)) {
+                } else if origin.fetched || (peers[key]?.reconciling == true && object.timestamp + 60 < UInt64(now)) {
                     via = .reconcile
                 } else {
                     via = .push
@@ -329,20 +357,6 @@ public actor PeerManager {
                     stats.objectsDuplicate += 1
                 }
                 performRouter(router.received(object.id, from: key, via: via, isNew: isNew))
-            } catch NodeError.invalid(let e) {
-                switch e.code {
-                case .expired, .fromTheFuture:
-                    // Clocks differ; not the peer's fault.
-                    logger.debug("object refused", metadata: ["object.id": "\(id)", "reason": "\(e.message)"])
-                    router.discard(id)
-                default:
-                    stats.objectsInvalid += 1
-                    closePeer(key, reason: "sent an invalid object: \(e.message)", misbehaving: true)
-                    return
-                }
-            } catch {
-                router.discard(id)
-                logger.error("storing a peer's object failed", metadata: ["error": "\(error)"])
             }
         }
     }

@@ -41,72 +41,103 @@ extension SoukDatabase {
     public func apply(
         _ object: VerifiedObject, now: UInt64, maxActivePerSeller: Int = defaultMaxActiveListingsPerSeller
     ) throws -> ApplyOutcome {
-        let listingID = object.listingID
+        try writer.write { db in try Self.applyOne(object, db: db, now: now, quota: maxActivePerSeller) }
+    }
+
+    /// Stores many verified objects in one transaction, with the same rules as `apply`, in order.
+    /// Ingest from peers uses this: one commit (and one full-text flush) per batch, not per object.
+    /// - Returns: one outcome per object.
+    public func applyBatch(
+        _ objects: [VerifiedObject], now: UInt64, maxActivePerSeller: Int = defaultMaxActiveListingsPerSeller
+    ) throws -> [ApplyOutcome] {
+        guard !objects.isEmpty else { return [] }
         return try writer.write { db in
-            if let tomb = try Row.fetchOne(
-                db, sql: "SELECT object_id FROM retractions WHERE listing_id = ?", arguments: [listingID.bytes.data])
-            {
-                let held = (tomb["object_id"] as Data).bytes
-                return held == object.id.bytes ? .duplicate : .alreadyRetracted
-            }
-            let current = try Row.fetchOne(
-                db, sql: "SELECT rowid, version, object_id, created_at FROM listings WHERE listing_id = ?",
-                arguments: [listingID.bytes.data])
-            switch object.content {
-            case .retraction(let retraction):
-                if current == nil {
-                    // A tombstone for a listing we never saw still counts against its author's quota,
-                    // so one key cannot fill the store with tombstones.
-                    let held = try Int.fetchOne(
-                        db, sql: "SELECT COUNT(*) FROM retractions WHERE seller = ?", arguments: [object.signer.data]) ?? 0
-                    guard held < maxActivePerSeller else { return .quotaExceeded(limit: maxActivePerSeller) }
-                }
-                try db.execute(
-                    sql: """
-                        INSERT INTO retractions (listing_id, seller, object_id, envelope, retracted_at, received_at)
-                        VALUES (?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [
-                        listingID.bytes.data, object.signer.data, object.id.bytes.data, object.envelope.bytes.data,
-                        Int64(retraction.retractedAt), Int64(now),
-                    ])
-                try db.execute(sql: "DELETE FROM listings WHERE listing_id = ?", arguments: [listingID.bytes.data])
-                return .retracted
-            case .listing(let listing):
-                if let current {
-                    let heldVersion = UInt64(current["version"] as Int64)
-                    if (current["object_id"] as Data).bytes == object.id.bytes { return .duplicate }
-                    guard listing.version > heldVersion else { return .stale(currentVersion: heldVersion) }
-                    guard UInt64(current["created_at"] as Int64) == listing.createdAt else {
-                        return .stale(currentVersion: heldVersion)
-                    }
-                    try db.execute(
-                        sql: """
-                            UPDATE listings SET object_id = ?, envelope = ?, version = ?, title = ?, description = ?,
-                                price_minor = ?, currency = ?, category = ?, location = ?, country = ?, quantity = ?,
-                                condition = ?, tags = ?, created_at = ?, updated_at = ?, expires_at = ?,
-                                received_at = ?
-                            WHERE rowid = ?
-                            """,
-                        arguments: StatementArguments(
-                            Array(Self.columns(object, listing, now: now).dropFirst(2)) + [current["rowid"] as Int64]))
-                    return .updated(fromVersion: heldVersion)
-                }
-                let active = try Int.fetchOne(
-                    db, sql: "SELECT COUNT(*) FROM listings WHERE seller = ? AND expires_at > ?",
-                    arguments: [object.signer.data, Int64(now)]) ?? 0
-                guard active < maxActivePerSeller else { return .quotaExceeded(limit: maxActivePerSeller) }
-                try db.execute(
-                    sql: """
-                        INSERT INTO listings (listing_id, seller, object_id, envelope, version, title, description,
-                            price_minor, currency, category, location, country, quantity, condition, tags,
-                            created_at, updated_at, expires_at, received_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: StatementArguments(Self.columns(object, listing, now: now)))
-                return .inserted
-            }
+            try objects.map { try Self.applyOne($0, db: db, now: now, quota: maxActivePerSeller) }
         }
+    }
+
+    /// The rules of `apply`, inside a transaction. Statements are cached per connection.
+    static func applyOne(_ object: VerifiedObject, db: Database, now: UInt64, quota: Int) throws -> ApplyOutcome {
+        let listingID = object.listingID.bytes.data
+        if let held = try Data.fetchOne(
+            db.cachedStatement(sql: "SELECT object_id FROM retractions WHERE listing_id = ?"), arguments: [listingID])
+        {
+            return held.bytes == object.id.bytes ? .duplicate : .alreadyRetracted
+        }
+        let current = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT rowid, version, object_id, created_at FROM listings WHERE listing_id = ?"),
+            arguments: [listingID])
+        switch object.content {
+        case .retraction(let retraction):
+            if current == nil {
+                // A tombstone for a listing we never saw still counts against its author's quota,
+                // so one key cannot fill the store with tombstones.
+                let held = try Int.fetchOne(
+                    db.cachedStatement(sql: "SELECT COUNT(*) FROM retractions WHERE seller = ?"),
+                    arguments: [object.signer.data]) ?? 0
+                guard held < quota else { return .quotaExceeded(limit: quota) }
+            }
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO retractions (listing_id, seller, object_id, envelope, retracted_at, received_at)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """
+            ).execute(arguments: [
+                listingID, object.signer.data, object.id.bytes.data, object.envelope.bytes.data,
+                Int64(retraction.retractedAt), Int64(now),
+            ])
+            try db.cachedStatement(sql: "DELETE FROM listings WHERE listing_id = ?").execute(arguments: [listingID])
+            return .retracted
+        case .listing(let listing):
+            if let current {
+                let heldVersion = UInt64(current["version"] as Int64)
+                if (current["object_id"] as Data).bytes == object.id.bytes { return .duplicate }
+                guard listing.version > heldVersion else { return .stale(currentVersion: heldVersion) }
+                guard UInt64(current["created_at"] as Int64) == listing.createdAt else {
+                    return .stale(currentVersion: heldVersion)
+                }
+                try db.cachedStatement(
+                    sql: """
+                        UPDATE listings SET object_id = ?, envelope = ?, version = ?, title = ?, description = ?,
+                            price_minor = ?, currency = ?, category = ?, location = ?, country = ?, quantity = ?,
+                            condition = ?, tags = ?, created_at = ?, updated_at = ?, expires_at = ?,
+                            received_at = ?
+                        WHERE rowid = ?
+                        """
+                ).execute(
+                    arguments: StatementArguments(
+                        Array(Self.columns(object, listing, now: now).dropFirst(2)) + [current["rowid"] as Int64]))
+                return .updated(fromVersion: heldVersion)
+            }
+            let active = try Int.fetchOne(
+                db.cachedStatement(sql: "SELECT COUNT(*) FROM listings WHERE seller = ? AND expires_at > ?"),
+                arguments: [object.signer.data, Int64(now)]) ?? 0
+            guard active < quota else { return .quotaExceeded(limit: quota) }
+            let rowid = try freeRowID(for: listing, id: object.listingID, db: db)
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO listings (rowid, listing_id, seller, object_id, envelope, version, title, description,
+                        price_minor, currency, category, location, country, quantity, condition, tags,
+                        created_at, updated_at, expires_at, received_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """
+            ).execute(arguments: StatementArguments([rowid] + Self.columns(object, listing, now: now)))
+            return .inserted
+        }
+    }
+
+    /// Row ids follow creation time: `created_at << 20`, plus the arrival order among listings
+    /// created in the same second. The full-text index walks row ids, so "the newest matches" means
+    /// newest by `created_at`, whatever order listings arrived in (a node catching up receives old
+    /// ones last).
+    static func freeRowID(for listing: Listing, id: ListingID, db: Database) throws -> Int64 {
+        let base = Int64(listing.createdAt) << 20
+        let top = try Int64.fetchOne(
+            db.cachedStatement(sql: "SELECT MAX(rowid) FROM listings WHERE rowid BETWEEN ? AND ?"),
+            arguments: [base, base + (1 << 20) - 1])
+        guard let top else { return base }
+        guard top < base + (1 << 20) - 1 else { throw StoreCorruption(detail: "over a million listings in one second") }
+        return top + 1
     }
 
     private static func columns(_ object: VerifiedObject, _ l: Listing, now: UInt64) -> [(any DatabaseValueConvertible)?] {
@@ -165,6 +196,12 @@ extension SoukDatabase {
             try db.execute(sql: "DELETE FROM retractions WHERE retracted_at < ?", arguments: [horizon])
             return (listings, db.changesCount)
         }
+    }
+
+    /// Refreshes the query planner's statistics when the tables changed enough (`PRAGMA optimize`),
+    /// so filter searches keep choosing good indexes as the data grows. Cheap when nothing changed.
+    public func optimize() throws {
+        try writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA optimize") }
     }
 
     /// Counts of unexpired listings and held tombstones.

@@ -46,8 +46,18 @@ extension SoukDatabase {
         fts: String, query: SearchQuery, filters: [String], args: [(any DatabaseValueConvertible)?], limit: Int,
         bounds: SearchBounds, deadline: ContinuousClock.Instant
     ) throws -> SearchPage {
-        let offset = try query.cursor.map { try SearchCursor(decoding: $0, expectedSort: query.sort).a } ?? 0
-        guard offset >= 0 else { throw StoreError.invalidCursor }
+        let cursor = try query.cursor.map { try SearchCursor(decoding: $0, expectedSort: query.sort) }
+        let offset = cursor?.a ?? 0
+        // Later pages rank the same candidates as the first: listings stored since then have higher
+        // row ids (row ids follow created_at) and are left out, so offsets do not shift.
+        let ceiling = cursor?.b ?? 0
+        guard offset >= 0, ceiling >= 0 else { throw StoreError.invalidCursor }
+        var filters = filters
+        var args = args
+        if ceiling > 0 {
+            filters.append("listings_fts.rowid <= ?")
+            args.append(ceiling)
+        }
         struct Candidate {
             let rowid: Int64
             let score: Double
@@ -92,8 +102,9 @@ extension SoukDatabase {
         let page = sorted[start..<min(start + limit, sorted.count)]
         let rows = try fetchRows(page.map(\.rowid))
         let hits = page.compactMap { c in rows[c.rowid].map { SearchPage.Hit(listing: $0, score: c.score) } }
+        let snapshot = ceiling > 0 ? ceiling : (candidates.map(\.rowid).max() ?? 0)
         let next = start + limit < sorted.count
-            ? SearchCursor(sort: query.sort, a: Int64(start + limit), b: 0).encoded : nil
+            ? SearchCursor(sort: query.sort, a: Int64(start + limit), b: snapshot).encoded : nil
         return SearchPage(hits: hits, nextCursor: next, truncated: truncated, truncationReason: reason)
     }
 
@@ -101,9 +112,17 @@ extension SoukDatabase {
         query: SearchQuery, filters: [String], args: [(any DatabaseValueConvertible)?], limit: Int,
         deadline: ContinuousClock.Instant
     ) throws -> SearchPage {
-        var filters = filters
-        var args = args
         let sort = query.sort == .relevance ? SearchQuery.Sort.newest : query.sort
+        // For "newest", keep the planner off the price index (unary `+` disables an index for a
+        // term): walking an index in created_at order can stop at the time budget, while sorting
+        // every price match first cannot.
+        var filters =
+            sort == .newest
+            ? filters.map {
+                $0.replacingOccurrences(of: "l.currency", with: "+l.currency")
+                    .replacingOccurrences(of: "l.price_minor", with: "+l.price_minor")
+            } : filters
+        var args = args
         let keyColumn = sort == .newest ? "l.created_at" : "l.price_minor"
         let order: String
         switch sort {

@@ -64,6 +64,7 @@ public struct SoukDatabase: Sendable {
                         received_at INTEGER NOT NULL
                     );
                     CREATE INDEX listings_seller ON listings(seller, created_at);
+                    CREATE INDEX listings_seller_expiry ON listings(seller, expires_at);
                     CREATE INDEX listings_price ON listings(currency, price_minor);
                     CREATE INDEX listings_created ON listings(created_at);
                     CREATE INDEX listings_expires ON listings(expires_at);

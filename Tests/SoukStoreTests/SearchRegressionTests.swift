@@ -3,16 +3,15 @@ import SoukCrypto
 import SoukStore
 import Testing
 
-/// Behaviour of Sources/SoukStore that these tests show to be wrong. Each failing expectation is
-/// wrapped in `withKnownIssue` so the suite stays green; when the source is fixed, Swift Testing
-/// reports the known issue as missing and the wrapper must be removed.
-@Suite("KNOWN ISSUES in SoukStore search")
-struct KnownIssueTests {
+/// Search behaviour that once was wrong (found by these tests) and is now fixed: the text-search
+/// bound keeps the newest by `created_at`, text cursors are stable while listings arrive, and a
+/// filter-only "newest" search walks an index instead of sorting every match.
+@Suite("search: ordering, cursor stability and plans")
+struct SearchRegressionTests {
     let now = Fixture.now
 
-    /// KNOWN ISSUE 1 (SoukDatabase+Search.swift, `textSearch`): the work bound keeps the matches with
-    /// the highest *rowid* (latest stored), not the newest `created_at`. When listings arrive out of
-    /// order (catch-up sync, slow gossip) a truncated search ranks the wrong ones: here the oldest 50.
+    /// The work bound keeps the newest matches by `created_at` even when listings arrive out of order
+    /// (catch-up sync, slow gossip): row ids follow `created_at`, and the bound walks row ids.
     @Test func boundKeepsNewestEvenWhenListingsArriveOutOfOrder() throws {
         let db = try SoukDatabase.inMemory()
         var newest: [String] = []
@@ -27,15 +26,12 @@ struct KnownIssueTests {
         let page = try db.search(Fixture.query("gizmo", sort: .newest, limit: 100), now: now, bounds: bounds)
         #expect(page.truncated)
         #expect(page.hits.count == 50)
-        withKnownIssue("text-search bound orders candidates by rowid (arrival), not created_at") {
-            #expect(Fixture.titles(page) == Array(newest.prefix(50)))
-        }
+        #expect(Fixture.titles(page) == Array(newest.prefix(50)))
     }
 
-    /// KNOWN ISSUE 2 (SoukDatabase+Search.swift, `textSearch`): text-search cursors are offsets, so a
-    /// listing stored between two page requests shifts the result list: the next page repeats the
-    /// last hit of the previous one (or, with a deletion, skips one). Filter-only cursors are keyset
-    /// cursors and are stable; that half is asserted without a known issue.
+    /// A listing stored between two page requests does not shift the pages: text cursors carry the
+    /// first page's highest row id and later pages rank the same candidates; filter-only cursors are
+    /// keyset cursors.
     @Test func paginationIsStableWhileListingsArrive() throws {
         let db = try SoukDatabase.inMemory()
         let key = Fixture.key(8)
@@ -62,18 +58,13 @@ struct KnownIssueTests {
         var textNext = textQuery
         textNext.cursor = textFirst.nextCursor
         let textSecond = try db.search(textNext, now: now)
-        withKnownIssue("text-search cursors are offsets into a result list that changes between requests") {
-            #expect(Set(Fixture.titles(textFirst)).isDisjoint(with: Fixture.titles(textSecond)))
-            #expect(Fixture.titles(textSecond) == (10..<20).map { "Widget \(29 - $0)" })
-        }
+        #expect(Set(Fixture.titles(textFirst)).isDisjoint(with: Fixture.titles(textSecond)))
+        #expect(Fixture.titles(textSecond) == (10..<20).map { "Widget \(29 - $0)" })
     }
 
-    /// KNOWN ISSUE 3 (SoukDatabase+Search.swift, `filterSearch`, and the schema's indexes): with a
-    /// currency + price filter and `newest`, SQLite (no ANALYZE statistics) picks `listings_price` and
-    /// sorts every match in a temp B-tree before the first row comes back, although
-    /// `listings_category (category, created_at)` delivers the order directly. The time budget is
-    /// only checked between rows, so it cannot cut this work short. The benchmark measures ~185 ms
-    /// p50 for this query at 100k listings against < 1 ms for category alone.
+    /// With a currency + price filter and `newest`, the search walks `listings_category
+    /// (category, created_at)` in order instead of sorting every price match in a temp B-tree (work
+    /// the time budget, checked between rows, could not cut short).
     @Test func filterOnlyNewestNeedsNoSortWhenAnIndexGivesTheOrder() throws {
         let db = try SoukDatabase.inMemory()
         for i in 0..<30 {
@@ -95,8 +86,6 @@ struct KnownIssueTests {
         #expect(
             Fixture.titles(try db.search(multi, now: now)) == stride(from: 20, through: 0, by: -2).map { "Bike \($0)" })
         let plan = try QueryPlan.of(db, multi, marker: marker)
-        withKnownIssue("planner sorts all currency/price matches instead of walking listings_category") {
-            #expect(!plan.contains { $0.contains("TEMP B-TREE") }, "plan: \(plan)")
-        }
+        #expect(!plan.contains { $0.contains("TEMP B-TREE") }, "plan: \(plan)")
     }
 }
