@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""testnet/demo: a few Souk nodes gossip listings, an update and a retraction, and a node that was
+offline catches up. Prints what happens in plain words; exits non-zero if anything fails to arrive."""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+
+import souknet
+import workload
+from souknet import Net, RPCError, TestnetError, say
+
+WAIT = 30.0  # seconds any one thing may take to spread
+
+
+class DemoFailure(Exception):
+    pass
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+def spread(net: Net, nodes, object_ids: list[str], what: str, created_ms: dict[str, float]) -> None:
+    """Waits until every node in `nodes` stores every id and says how long it took."""
+    have = workload.wait_for_objects(nodes, object_ids, WAIT)
+    lacking = workload.missing_report(nodes, object_ids, have)
+    if lacking:
+        raise DemoFailure(f"{what} did not reach every node within {WAIT:.0f} s: " + "; ".join(lacking))
+    for oid in object_ids:
+        last = max(have[n.name][oid] for n in nodes)
+        slowest = max(nodes, key=lambda n: have[n.name][oid]).name
+        say(f"    {what} {oid[:12]}… stored by all {len(nodes)} nodes {last - created_ms[oid]:.0f} ms after it was "
+            f"created (last: {slowest})")
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="testnet/demo", description=__doc__)
+    ap.add_argument("--nodes", type=int, default=5, help="how many nodes (4-8, default 5)")
+    ap.add_argument("--release", action="store_true", help="use the release build (default debug: builds faster)")
+    ap.add_argument("--keep", action="store_true", help="leave the testnet running at the end")
+    ap.add_argument("--seed", type=int, default=None)
+    args = ap.parse_args(argv)
+    if not 4 <= args.nodes <= 8:
+        ap.error("--nodes must be 4..8")
+    t_demo = time.time()
+    try:
+        net = souknet.up(args.nodes, release=args.release, degree=2, seed=args.seed)
+    except TestnetError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    ok = False
+    try:
+        run_demo(net)
+        ok = True
+    except (DemoFailure, TestnetError, RPCError, OSError) as e:
+        print(f"\nDEMO FAILED: {e}", file=sys.stderr)
+        print(f"(logs: {souknet.RUN_DIR}/*/daemon.log)", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+    finally:
+        if not args.keep:
+            say("\n==> stopping the testnet")
+            souknet.down()
+    if ok:
+        say(f"\nDemo finished in {time.time() - t_demo:.0f} s: every listing, the update, the retraction and the "
+            f"catch-up reached every node.")
+        return 0
+    return 1
+
+
+def run_demo(net: Net) -> None:
+    rng = random.Random(11)
+    adj = souknet.wait_connected(net, 30, quiet=True)
+    nodes = net.nodes
+    seller = nodes[0] if len(adj[0]) < len(adj[1]) else nodes[1]
+    si = nodes.index(seller)
+    dist = souknet.bfs(adj, si)
+    far = nodes[max(dist, key=lambda i: (dist[i], i))]
+    say("")
+    say(f"Network: {len(nodes)} nodes, each linked to a few others (not to all):")
+    for i, n in enumerate(nodes):
+        say(f"    {n.name} {n.short_id}…  linked to {', '.join(nodes[j].name for j in sorted(adj[i]))}")
+    say(f"The seller uses {seller.name}; the farthest node, {far.name}, is {dist[nodes.index(far)]} hops away.")
+
+    # 1. New listings spread to everyone.
+    say("")
+    say(f"1. The seller lists three things on {seller.name}.")
+    items = [
+        {"title": "Blue city bicycle", "price": "120.00", "currency": "EUR", "category": "bikes",
+         "description": "Seven gears, new tyres, a basket.", "location": "Ghent", "tags": ["bicycle", "city"]},
+        {"title": "Vintage record player", "price": "85.00", "currency": "EUR", "category": "music",
+         "description": "Belt drive, plays 33 and 45.", "location": "Ghent", "tags": ["vinyl"]},
+        {"title": "Road atlas of Europe", "price": "6.50", "currency": "EUR", "category": "books",
+         "description": "2019 edition, a few pencil marks.", "location": "Ghent", "tags": ["maps"]},
+    ]
+    created = []
+    for it in items:
+        res = seller.rpc("listing.create", it)
+        created.append(res)
+        say(f"    listed \"{it['title']}\" for {it['price']} EUR — listing {res['listing_id'][:12]}…, "
+            f"{len(res['envelope']) // 2} signed bytes")
+    created_ms = {c["object_id"]: seller.arrivals([c["object_id"]]).get(c["object_id"], time.time() * 1000)
+                  for c in created}
+    spread(net, nodes, [c["object_id"] for c in created], "listing", created_ms)
+    hits = far.rpc("listing.search", {"query": "bicycle"})["results"]
+    if not any(h["listing_id"] == created[0]["listing_id"] for h in hits):
+        raise DemoFailure(f"{far.name} stores the bicycle listing but a search for \"bicycle\" does not find it")
+    say(f"    On {far.name}, a search for \"bicycle\" finds \"{hits[0]['title']}\" at {hits[0]['price']} "
+        f"{hits[0]['currency']}.")
+
+    # 2. An update.
+    say("")
+    bike = created[0]
+    say(f"2. The seller lowers the bicycle's price to 99.00 EUR on {seller.name}.")
+    upd = seller.rpc("listing.update", {"listing_id": bike["listing_id"], "price": "99.00", "currency": "EUR"})
+    created_ms[upd["object_id"]] = seller.arrivals([upd["object_id"]]).get(upd["object_id"], time.time() * 1000)
+    spread(net, nodes, [upd["object_id"]], "update", created_ms)
+    for n in nodes:
+        got = n.rpc("listing.get", {"listing_id": bike["listing_id"]})
+        if got["price"] != "99.00" or got["version"] != upd["version"]:
+            raise DemoFailure(f"{n.name} shows the bicycle at {got['price']} (version {got['version']}), "
+                              f"expected 99.00 (version {upd['version']})")
+    say(f"    Every node now shows the bicycle at 99.00 EUR (version {upd['version']}).")
+
+    # 3. A retraction.
+    say("")
+    player = created[1]
+    say(f"3. The record player is sold elsewhere; the seller retracts it on {seller.name}.")
+    ret = seller.rpc("listing.retract", {"listing_id": player["listing_id"]})
+    created_ms[ret["object_id"]] = seller.arrivals([ret["object_id"]]).get(ret["object_id"], time.time() * 1000)
+    spread(net, nodes, [ret["object_id"]], "retraction", created_ms)
+    for n in nodes:
+        try:
+            n.rpc("listing.get", {"listing_id": player["listing_id"]})
+            raise DemoFailure(f"{n.name} still shows the retracted record player")
+        except RPCError as e:
+            if "retract" not in e.message.lower():
+                raise DemoFailure(f"{n.name}: unexpected answer for the retracted listing: {e.message}") from e
+    say("    Every node now answers that the record player listing was retracted.")
+
+    # 4. Catch-up after being offline.
+    say("")
+    candidates = [i for i in range(len(nodes)) if i != si and souknet.is_connected_without(adj, i)]
+    if not candidates:
+        raise DemoFailure("no node can go offline without splitting this small network")
+    x = max(candidates, key=lambda i: (i != nodes.index(far), len(adj[i]), i))
+    xnode = nodes[x]
+    others = [n for n in nodes if n is not xnode]
+    say(f"4. {xnode.name} goes offline; meanwhile the seller lists three more things.")
+    souknet.stop_node(xnode)
+    say(f"    {xnode.name} stopped.")
+    more = []
+    for k in range(3):
+        res = seller.rpc("listing.create", workload.listing_fields(rng, k, seller.name))
+        more.append(res)
+        created_ms[res["object_id"]] = seller.arrivals([res["object_id"]]).get(res["object_id"], time.time() * 1000)
+        say(f"    listed \"{res['title']}\"")
+    spread(net, others, [m["object_id"] for m in more], "listing", created_ms)
+    missing_bytes = sum(len(m["envelope"]) // 2 for m in more)
+    say(f"    {xnode.name} comes back and reconciles its set with its peers.")
+    t0 = time.time()
+    souknet.start_node(net, xnode)
+    want = [m["object_id"] for m in more]
+    got: dict[str, int] = {}
+    info: dict = {}
+    deadline = time.time() + WAIT
+    while time.time() < deadline:
+        got.update(xnode.arrivals([i for i in want if i not in got]))
+        info = xnode.rpc("node.info")
+        if len(got) == len(want) and (info.get("sync") or {}).get("in_sync"):
+            break
+        time.sleep(0.1)
+    else:
+        raise DemoFailure(f"{xnode.name} did not catch up within {WAIT:.0f} s: holds {len(got)}/{len(want)} of the "
+                          f"listings it missed, sync = {info.get('sync')}")
+    took = time.time() - t0
+    stats = xnode.rpc("node.stats")
+    received = sum(stats["bytes_in"].values())
+    sync = info["sync"]
+    say(f"    {xnode.name} caught up {took:.2f} s after restarting (node.info: in_sync={sync['in_sync']}, "
+        f"reconciled with {sync['peers_reconciled']} peer(s)).")
+    dup = stats["objects"]["duplicate"]
+    say(f"    It received {received:,} bytes in total for the {missing_bytes:,} bytes of listings it lacked: "
+        f"{stats['objects']['new']} new objects (the {len(more)} it missed; nothing it already had)"
+        + (f", plus {dup} duplicate cop{'y' if dup == 1 else 'ies'} of them fetched over a second link." if dup else "."))
+
+    # Final check: every node holds the same set.
+    say("")
+    counts = {}
+    for n in nodes:
+        li = n.rpc("node.info")["listings"]
+        counts[n.name] = (li["active"], li["retracted"])
+    expected = (len(created) - 1 + len(more), 1)
+    wrong = {k: v for k, v in counts.items() if v != expected}
+    if wrong:
+        raise DemoFailure(f"listing counts differ: expected {expected[0]} active / {expected[1]} retracted, got "
+                          + ", ".join(f"{k} {v[0]}/{v[1]}" for k, v in wrong.items()))
+    say(f"All {len(nodes)} nodes agree: {expected[0]} active listings, {expected[1]} retracted.")
+    souknet.status()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
