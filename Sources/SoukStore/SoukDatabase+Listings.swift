@@ -26,7 +26,8 @@ public enum ApplyOutcome: Sendable, Equatable {
 }
 
 extension SoukDatabase {
-    /// Per-author quota: active listings one seller key may hold on this node.
+    /// Per-author quota: listings one seller key may hold on this node (expired ones count until the
+    /// sweeper prunes them, within a minute; counting them keeps the check an index-only lookup).
     public static let defaultMaxActiveListingsPerSeller = 1_000
 
     /// Stores a verified listing or retraction in one transaction.
@@ -110,8 +111,8 @@ extension SoukDatabase {
                 return .updated(fromVersion: heldVersion)
             }
             let active = try Int.fetchOne(
-                db.cachedStatement(sql: "SELECT COUNT(*) FROM listings WHERE seller = ? AND expires_at > ?"),
-                arguments: [object.signer.data, Int64(now)]) ?? 0
+                db.cachedStatement(sql: "SELECT COUNT(*) FROM listings WHERE seller = ?"),
+                arguments: [object.signer.data]) ?? 0
             guard active < quota else { return .quotaExceeded(limit: quota) }
             let rowid = try freeRowID(for: listing, id: object.listingID, db: db)
             try db.cachedStatement(
@@ -177,7 +178,7 @@ extension SoukDatabase {
                 db,
                 sql: """
                     SELECT * FROM listings WHERE seller = ? AND expires_at > ?
-                    ORDER BY created_at DESC, rowid DESC LIMIT ?
+                    ORDER BY rowid DESC LIMIT ?
                     """,
                 arguments: [seller.data, Int64(now), limit]
             ).map(StoredListing.init(row:))

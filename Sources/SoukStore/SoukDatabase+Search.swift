@@ -123,12 +123,13 @@ extension SoukDatabase {
                     .replacingOccurrences(of: "l.price_minor", with: "+l.price_minor")
             } : filters
         var args = args
-        let keyColumn = sort == .newest ? "l.created_at" : "l.price_minor"
+        // Row ids follow created_at, so "newest" is row id order and needs no created_at index.
+        let keyColumn = sort == .newest ? "l.rowid" : "l.price_minor"
         let order: String
         switch sort {
         case .priceAsc: order = "l.price_minor ASC, l.rowid ASC"
         case .priceDesc: order = "l.price_minor DESC, l.rowid DESC"
-        case .newest, .relevance: order = "l.created_at DESC, l.rowid DESC"
+        case .newest, .relevance: order = "l.rowid DESC"
         }
         if let raw = query.cursor {
             let c = try SearchCursor(decoding: raw, expectedSort: query.sort)
@@ -150,7 +151,7 @@ extension SoukDatabase {
                     more = true
                     break
                 }
-                keys.append((row[sort == .newest ? "created_at" : "price_minor"], row["rowid"]))
+                keys.append((row[sort == .newest ? "rowid" : "price_minor"], row["rowid"]))
                 hits.append(SearchPage.Hit(listing: try StoredListing(row: row), score: nil))
                 if ContinuousClock.now >= deadline {
                     reason = "search time budget reached"

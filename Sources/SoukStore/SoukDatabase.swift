@@ -63,12 +63,12 @@ public struct SoukDatabase: Sendable {
                         expires_at INTEGER NOT NULL,
                         received_at INTEGER NOT NULL
                     );
-                    CREATE INDEX listings_seller ON listings(seller, created_at);
-                    CREATE INDEX listings_seller_expiry ON listings(seller, expires_at);
+                    -- Row ids follow created_at (see freeRowID), so an index on one column is also
+                    -- ordered newest-last within each key: no created_at index is needed.
+                    CREATE INDEX listings_seller ON listings(seller);
                     CREATE INDEX listings_price ON listings(currency, price_minor);
-                    CREATE INDEX listings_created ON listings(created_at);
                     CREATE INDEX listings_expires ON listings(expires_at);
-                    CREATE INDEX listings_category ON listings(category, created_at);
+                    CREATE INDEX listings_category ON listings(category);
 
                     CREATE TABLE retractions (
                         listing_id BLOB PRIMARY KEY,
