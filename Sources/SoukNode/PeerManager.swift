@@ -273,9 +273,12 @@ public actor PeerManager {
             let db = node.database
             router.announced(ids, from: key, now: now) { id in (try? db.hasObject(id)) ?? false }
         case .graft(let ids):
-            performRouter(router.grafted(ids, from: key))
+            let authors = ((try? node.database.envelopes(ids)) ?? []).compactMap { try? Envelope(decoding: $0.envelope).signer }
+            performRouter(router.grafted(ids, from: key, trees: authors))
         case .prune:
             router.pruned(from: key)
+        case .pruneTrees(let trees):
+            router.pruned(from: key, trees: trees)
         case .getObjects(let shortIDs):
             let found = (try? node.database.envelopes(prefixes: shortIDs.map(\.bytes))) ?? []
             router.markKnown(found.map(\.id), to: key)
@@ -356,7 +359,7 @@ public actor PeerManager {
                 } else {
                     stats.objectsDuplicate += 1
                 }
-                performRouter(router.received(object.id, from: key, via: via, isNew: isNew))
+                performRouter(router.received(object.id, from: key, via: via, isNew: isNew, tree: object.signer))
             }
         }
     }
@@ -366,7 +369,7 @@ public actor PeerManager {
     /// A locally published object: gossip it.
     public func published(_ id: ObjectID) {
         recordArrival(id, at: Self.now())
-        performRouter(router.published(id))
+        performRouter(router.published(id, tree: node.identity.publicKey))
     }
 
     func performRouter(_ actions: [GossipRouter.Action]) {
@@ -383,6 +386,8 @@ public actor PeerManager {
                 sendMessage(.graft(ids), to: k)
             case .prune(let k):
                 sendMessage(.prune, to: k)
+            case .pruneTrees(let k, let trees):
+                sendMessage(.pruneTrees(trees), to: k)
             }
         }
     }
@@ -420,15 +425,24 @@ public actor PeerManager {
             if peers[key]?.reconciling == true { finishedReconciliation(with: key, now: now) }
             return
         }
-        if peers[key]?.reconciling == false { peers[key]?.reconcileStartedAt = now }
+        if peers[key]?.reconciling == false {
+            // One reconciliation at a time, in either role: a second peer starting one now would
+            // push us the same missing objects again. Answer "done"; anti-entropy comes back later.
+            if peers.values.contains(where: { $0.key != key && $0.reconciling }) {
+                sendMessage(.reconcile(ReconMessage(ranges: [ReconRange(upper: .infinity, mode: .skip)])), to: key)
+                return
+            }
+            peers[key]?.reconcileStartedAt = now
+        }
         peers[key]?.reconciling = true
         let outcome = currentReconciler().process(message)
-        if !outcome.need.isEmpty {
-            peers[key]?.requestedShort.formUnion(outcome.need)
-            for chunk in stride(from: 0, to: outcome.need.count, by: PeerMessage.Limits.maxIDs) {
-                sendMessage(
-                    .getObjects(Array(outcome.need[chunk..<min(chunk + PeerMessage.Limits.maxIDs, outcome.need.count)])),
-                    to: key)
+        // Never ask twice for what another peer is already sending.
+        let outstanding = peers.values.reduce(into: Set<ShortID>()) { $0.formUnion($1.requestedShort) }
+        let need = outcome.need.filter { !outstanding.contains($0) }
+        if !need.isEmpty {
+            peers[key]?.requestedShort.formUnion(need)
+            for chunk in stride(from: 0, to: need.count, by: PeerMessage.Limits.maxIDs) {
+                sendMessage(.getObjects(Array(need[chunk..<min(chunk + PeerMessage.Limits.maxIDs, need.count)])), to: key)
             }
         }
         if !outcome.have.isEmpty {

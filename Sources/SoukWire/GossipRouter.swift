@@ -6,10 +6,18 @@ public import SoukCore
 /// arrive within `graftTimeout` is grafted (requested, and the link made eager). The tree so
 /// settles to about one body per node per object at about one link delay per hop.
 ///
+/// There is one tree per author (the signer key of the objects): each author's objects go along
+/// the tree their first floods carved out from that author's node, which is close to a
+/// shortest-path tree from it, instead of one shared tree that is long for most authors. Objects
+/// without a known author use the link's default mode. Per link, a mode override is kept for at most
+/// `maxTreesPerPeer` authors.
+///
 /// Pure state: the node feeds it events and performs the returned actions. It never sends a peer
 /// an id that peer already sent or announced to us, or that we already sent it.
 public struct GossipRouter: Sendable {
     public typealias PeerKey = Int
+    /// The tree an object travels on: its author's public key; empty for "the link's default".
+    public typealias TreeID = [UInt8]
 
     public enum Action: Sendable, Equatable {
         /// Send these bodies to the peer (`objects`).
@@ -18,8 +26,10 @@ public struct GossipRouter: Sendable {
         case announce(PeerKey, [ObjectID])
         /// Ask the peer for these bodies and make the link eager (`graft`).
         case graft(PeerKey, [ObjectID])
-        /// Tell the peer to stop pushing bodies to us (`prune`).
+        /// Tell the peer to stop pushing bodies to us (`prune`, every tree).
         case prune(PeerKey)
+        /// Tell the peer to stop pushing bodies of these authors' trees to us (`prune-trees`).
+        case pruneTrees(PeerKey, [TreeID])
     }
 
     /// How an object reached us: pushed by the peer, pulled by a graft, or fetched by reconciliation.
@@ -33,13 +43,28 @@ public struct GossipRouter: Sendable {
         public var knownPerPeer: Int = 50_000
         /// Announced-but-missing ids tracked at most.
         public var maxMissing: Int = 20_000
+        /// Authors with their own mode per link; beyond this the link falls back to its default.
+        public var maxTreesPerPeer: Int = 4_096
         public init() {}
     }
 
     struct PeerState {
+        /// The mode for trees without an override (and for objects without a known author).
         var eager = true
+        var trees: [TreeID: Bool] = [:]
         var known = BoundedSet<ObjectID>(capacity: 50_000)
         var outbox: [ObjectID] = []
+
+        func isEager(_ tree: TreeID) -> Bool { tree.isEmpty ? eager : trees[tree] ?? eager }
+
+        mutating func set(_ tree: TreeID, eager value: Bool, limit: Int) {
+            guard !tree.isEmpty else {
+                eager = value
+                return
+            }
+            if trees[tree] == nil && trees.count >= limit { trees.removeAll() }
+            trees[tree] = value
+        }
     }
 
     struct Missing {
@@ -54,7 +79,8 @@ public struct GossipRouter: Sendable {
     public init(settings: Settings = Settings()) { self.settings = settings }
 
     public var peerKeys: [PeerKey] { Array(peers.keys) }
-    public func isEager(_ k: PeerKey) -> Bool { peers[k]?.eager ?? false }
+    /// Whether bodies of `tree` go to `k` eagerly (the link's default mode when `tree` is empty).
+    public func isEager(_ k: PeerKey, tree: TreeID = []) -> Bool { peers[k]?.isEager(tree) ?? false }
     public var missingCount: Int { missing.count }
 
     public mutating func addPeer(_ k: PeerKey) {
@@ -69,23 +95,30 @@ public struct GossipRouter: Sendable {
     }
 
     /// A new object of our own (or from RPC): push to eager peers, announce to lazy ones.
-    public mutating func published(_ id: ObjectID) -> [Action] {
-        relay(id, except: nil)
+    public mutating func published(_ id: ObjectID, tree: TreeID = []) -> [Action] {
+        relay(id, except: nil, tree: tree)
     }
 
-    /// An object arrived from `k` and was verified. `isNew` is whether it changed our store.
-    public mutating func received(_ id: ObjectID, from k: PeerKey, via: Via, isNew: Bool) -> [Action] {
+    /// An object arrived from `k` and was verified. `isNew` is whether it changed our store;
+    /// `tree` is its author.
+    public mutating func received(
+        _ id: ObjectID, from k: PeerKey, via: Via, isNew: Bool, tree: TreeID = []
+    ) -> [Action] {
         peers[k]?.known.insert(id)
         // The body came, whether or not it was news: stop asking for it.
         missing[id] = nil
-        if isNew {
-            return relay(id, except: k, lazyOnly: via == .reconcile)
+        if via == .pull {
+            // We grafted it from k: k is now our parent in this author's tree.
+            peers[k]?.set(tree, eager: true, limit: settings.maxTreesPerPeer)
         }
-        // A duplicate pushed to us: that link is redundant in the tree. Prune it even if we already
-        // think it lazy (a prune and a graft may have crossed on the wire).
+        if isNew {
+            return relay(id, except: k, lazyOnly: via == .reconcile, tree: tree)
+        }
+        // A duplicate pushed to us: that link is redundant in this author's tree. Prune it even if
+        // we already think it lazy (a prune and a graft may have crossed on the wire).
         if via == .push, peers[k] != nil {
-            peers[k]!.eager = false
-            return [.prune(k)]
+            peers[k]!.set(tree, eager: false, limit: settings.maxTreesPerPeer)
+            return tree.isEmpty ? [.prune(k)] : [.pruneTrees(k, [tree])]
         }
         return []
     }
@@ -108,16 +141,25 @@ public struct GossipRouter: Sendable {
         }
     }
 
-    /// `k` asked for bodies and to be eager.
-    public mutating func grafted(_ ids: [ObjectID], from k: PeerKey) -> [Action] {
+    /// `k` asked for bodies and to be eager in their authors' trees (`trees`; none known: the
+    /// link's default mode becomes eager).
+    public mutating func grafted(_ ids: [ObjectID], from k: PeerKey, trees: [TreeID] = []) -> [Action] {
         guard peers[k] != nil else { return [] }
-        peers[k]!.eager = true
+        if trees.isEmpty { peers[k]!.eager = true }
+        for tree in Set(trees) { peers[k]!.set(tree, eager: true, limit: settings.maxTreesPerPeer) }
         for id in ids { peers[k]!.known.insert(id) }
         return ids.isEmpty ? [] : [.push(k, ids)]
     }
 
+    /// `k` sent `prune`: lazy for every tree.
     public mutating func pruned(from k: PeerKey) {
         peers[k]?.eager = false
+        peers[k]?.trees.removeAll()
+    }
+
+    /// `k` sent `prune-trees`: lazy for these authors' trees.
+    public mutating func pruned(from k: PeerKey, trees: [TreeID]) {
+        for tree in trees where !tree.isEmpty { peers[k]?.set(tree, eager: false, limit: settings.maxTreesPerPeer) }
     }
 
     /// Marks ids as known to `k` (for example, after pushing them during reconciliation).
@@ -150,6 +192,8 @@ public struct GossipRouter: Sendable {
             missing[id] = next
         }
         for (k, ids) in grafts.sorted(by: { $0.key < $1.key }) {
+            // The body's author (its tree) is known only when it arrives; `received(via: .pull)`
+            // then makes the link eager for that tree. Until then the link's default turns eager.
             peers[k]!.eager = true
             for chunk in stride(from: 0, to: ids.count, by: PeerMessage.Limits.maxIDs) {
                 actions.append(.graft(k, Array(ids[chunk..<min(chunk + PeerMessage.Limits.maxIDs, ids.count)])))
@@ -158,12 +202,14 @@ public struct GossipRouter: Sendable {
         return actions
     }
 
-    private mutating func relay(_ id: ObjectID, except source: PeerKey?, lazyOnly: Bool = false) -> [Action] {
+    private mutating func relay(_ id: ObjectID, except source: PeerKey?, lazyOnly: Bool = false, tree: TreeID)
+        -> [Action]
+    {
         var actions: [Action] = []
         for k in peers.keys.sorted() where k != source {
             guard !peers[k]!.known.contains(id) else { continue }
             peers[k]!.known.insert(id)
-            if peers[k]!.eager && !lazyOnly {
+            if peers[k]!.isEager(tree) && !lazyOnly {
                 actions.append(.push(k, [id]))
             } else {
                 peers[k]!.outbox.append(id)

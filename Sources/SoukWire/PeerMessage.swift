@@ -54,6 +54,9 @@ public enum PeerMessage: Sendable, Equatable {
     case addr([PeerAddress])
     /// 0x30 one round of range-based set reconciliation.
     case reconcile(ReconMessage)
+    /// 0x81 "stop pushing bodies of these authors to me" (optional: a peer that does not know it
+    /// ignores it and keeps pushing, and is pruned again).
+    case pruneTrees([[UInt8]])
     /// 0x80+ a type this node does not know and may ignore.
     case optional(type: UInt8)
 
@@ -63,6 +66,7 @@ public enum PeerMessage: Sendable, Equatable {
         public static let maxAddresses = 100
         public static let maxUserAgentBytes = 64
         public static let maxHostBytes = 255
+        public static let maxTrees = 1_000
     }
 
     public var typeByte: UInt8 {
@@ -78,6 +82,7 @@ public enum PeerMessage: Sendable, Equatable {
         case .getAddr: return 0x20
         case .addr: return 0x21
         case .reconcile: return 0x30
+        case .pruneTrees: return 0x81
         case .optional(let t): return t
         }
     }
@@ -95,6 +100,7 @@ public enum PeerMessage: Sendable, Equatable {
         case .getAddr: return "getaddr"
         case .addr: return "addr"
         case .reconcile: return "reconcile"
+        case .pruneTrees: return "prune-trees"
         case .optional: return "optional"
         }
     }
@@ -131,6 +137,9 @@ public enum PeerMessage: Sendable, Equatable {
             }
         case .reconcile(let m):
             m.encode(into: &w)
+        case .pruneTrees(let trees):
+            w.writeVarint(UInt64(trees.count))
+            for t in trees { w.writeBytes(t) }
         }
         return w.bytes
     }
@@ -178,6 +187,15 @@ public enum PeerMessage: Sendable, Equatable {
                 }
                 self = .addr(addrs)
             case 0x30: self = .reconcile(try ReconMessage(reading: &r))
+            case 0x81:
+                // Optional: a body we cannot read is ignored like an unknown optional type.
+                var copy = r
+                guard let trees = try? PeerMessage.authorKeys(&copy), copy.isAtEnd else {
+                    self = .optional(type: type)
+                    return
+                }
+                self = .pruneTrees(trees)
+                return
             case 0x80...0xff:
                 self = .optional(type: type)
                 return
@@ -190,6 +208,13 @@ public enum PeerMessage: Sendable, Equatable {
         } catch {
             throw .malformedMessage("\(error)")
         }
+    }
+
+    private static func authorKeys(_ r: inout ByteReader) throws -> [[UInt8]] {
+        let n = try count(&r, max: Limits.maxTrees)
+        var trees: [[UInt8]] = []
+        for _ in 0..<n { trees.append(try r.readBytes(32, "author key")) }
+        return trees
     }
 
     private static func count(_ r: inout ByteReader, max: Int) throws -> Int {

@@ -453,9 +453,11 @@ HELLO, PING, PONG = 0x01, 0x02, 0x03
 OBJECTS, IHAVE, GRAFT, PRUNE, GETOBJECTS = 0x10, 0x11, 0x12, 0x13, 0x14
 GETADDR, ADDR = 0x20, 0x21
 RECONCILE = 0x30
+PRUNE_TREES = 0x81  # optional: "stop pushing these authors' bodies to me"
 NAMES = {
     HELLO: "hello", PING: "ping", PONG: "pong", OBJECTS: "objects", IHAVE: "ihave", GRAFT: "graft",
     PRUNE: "prune", GETOBJECTS: "getobjects", GETADDR: "getaddr", ADDR: "addr", RECONCILE: "reconcile",
+    PRUNE_TREES: "prune-trees",
 }
 MAX_IDS, MAX_OBJECTS, MAX_ADDRS = 1000, 256, 100
 INFINITY_TS = (1 << 64) - 1
@@ -533,6 +535,10 @@ def encode_getobjects(short_ids):
 
 def encode_prune() -> bytes:
     return bytes([PRUNE])
+
+
+def encode_prune_trees(authors) -> bytes:
+    return bytes([PRUNE_TREES]) + varint(len(authors)) + b"".join(authors)
 
 
 def encode_getaddr() -> bytes:
@@ -618,6 +624,17 @@ def decode_message(pt: bytes) -> Msg:
             m.ranges.append(rg)
         if prev.key() != INFINITY.key():
             raise DecodeError("last range must end at infinity")
+    elif t == PRUNE_TREES:
+        # Optional: an unreadable body is ignored like an unknown optional type.
+        try:
+            n = r.varint()
+            if n > 1000:
+                raise DecodeError("too many authors")
+            m.ids = [r.bytes(32) for _ in range(n)]
+            r.end()
+        except DecodeError:
+            m.ids = []
+        return m
     elif t >= 0x80:
         return m  # optional, body ignored
     else:

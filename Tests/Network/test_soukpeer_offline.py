@@ -207,6 +207,7 @@ def test_wire_vectors_messages(wire):
             sp.PRUNE: sp.encode_prune, sp.GETOBJECTS: lambda: sp.encode_getobjects(d.ids),
             sp.GETADDR: sp.encode_getaddr, sp.ADDR: lambda: sp.encode_addr(d.addrs),
             sp.RECONCILE: lambda: sp.encode_reconcile(d.ranges),
+            sp.PRUNE_TREES: lambda: sp.encode_prune_trees(d.ids),
         }[d.type]()
         assert again == raw, m["name"]
     assert sp.encode_reconcile(sp.Reconciler([]).initial()).hex() == next(

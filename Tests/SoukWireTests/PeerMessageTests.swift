@@ -72,6 +72,17 @@ struct PeerMessageTests {
         }
     }
 
+    @Test("prune-trees (0x81) carries 32-byte author keys; an unreadable body is ignored, not fatal")
+    func pruneTrees() throws {
+        let key = [UInt8](repeating: 0xab, count: 32)
+        #expect(try PeerMessage(decoding: [0x81, 0x01] + key) == .pruneTrees([key]))
+        #expect(try PeerMessage(decoding: [0x81, 0x02] + key) == .optional(type: 0x81), "truncated")
+        #expect(try PeerMessage(decoding: [0x81, 0x01] + key + [0x00]) == .optional(type: 0x81), "trailing byte")
+        #expect(PeerMessage.pruneTrees([key]).encoded() == [0x81, 0x01] + key)
+        #expect(try PeerMessage(decoding: PeerMessage.pruneTrees([]).encoded()) == .pruneTrees([]))
+        #expect(PeerMessage.pruneTrees([]).name == "prune-trees")
+    }
+
     /// A count alone, with no items behind it: the refusal must come from the count check.
     @Test("over-limit counts are refused from the count alone, before reading items")
     func overLimitCounts() {

@@ -132,6 +132,7 @@ enum WireVectorData {
             ("ihave", "two ids: 00 01 .. 1f and 80 81 .. 9f", .ihave([id1, id2])),
             ("graft", "one id: 00 01 .. 1f", .graft([id1])),
             ("prune", "no fields", .prune),
+            ("prune-trees", "optional type 0x81: two author keys, 00 01 .. 1f and 80 81 .. 9f", .pruneTrees([id1.bytes, id2.bytes])),
             ("getobjects", "two short ids: the first 16 bytes of each ihave id", .getObjects([ShortID(id1), ShortID(id2)])),
             ("getaddr", "no fields", .getAddr),
             ("addr", "192.0.2.1:17447 seen 1767225600 and 2001:db8::1:7447 never seen (0)", .addr([

@@ -41,7 +41,7 @@ struct WireVectorTests {
     func coverage() throws {
         let file = try Self.load()
         let types = Set(file.messages.map(\.type))
-        #expect(types == [0x01, 0x02, 0x03, 0x10, 0x11, 0x12, 0x13, 0x14, 0x20, 0x21, 0x30])
+        #expect(types == [0x01, 0x02, 0x03, 0x10, 0x11, 0x12, 0x13, 0x14, 0x20, 0x21, 0x30, 0x81])
         let frames = Set(file.frames.map(\.name))
         for name in ["initiator-hello", "responder-hello", "initiator-ping", "responder-pong", "ping-at-counter-0"] {
             #expect(frames.contains(name), "missing frame vector \(name)")
