@@ -479,8 +479,8 @@ func multiFilterPlan(_ db: SoukDatabase, now: UInt64) throws -> [String] {
             sql: """
                 EXPLAIN QUERY PLAN
                 SELECT l.* FROM listings l
-                WHERE l.expires_at > ? AND l.category = ? AND l.currency = ? AND l.price_minor <= ? AND l.country = ?
-                ORDER BY l.created_at DESC, l.rowid DESC LIMIT ?
+                WHERE l.expires_at > ? AND l.category = ? AND +l.currency = ? AND +l.price_minor <= ? AND l.country = ?
+                ORDER BY l.rowid DESC LIMIT ?
                 """, arguments: [Int64(now), "bikes", "EUR", 50_000, "DE", 21]
         ).map { $0["detail"] as String }
     }
