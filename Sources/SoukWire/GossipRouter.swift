@@ -115,8 +115,9 @@ public struct GossipRouter: Sendable {
             return relay(id, except: k, lazyOnly: via == .reconcile, tree: tree)
         }
         // A duplicate pushed to us: that link is redundant in this author's tree. Prune it even if
-        // we already think it lazy (a prune and a graft may have crossed on the wire).
-        if via == .push, peers[k] != nil {
+        // we already think it lazy (a prune and a graft may have crossed on the wire). A node's only
+        // link is never redundant: pruning it would leave the node to ihave-and-graft for everything.
+        if via == .push, peers[k] != nil, peers.count > 1 {
             peers[k]!.set(tree, eager: false, limit: settings.maxTreesPerPeer)
             return tree.isEmpty ? [.prune(k)] : [.pruneTrees(k, [tree])]
         }

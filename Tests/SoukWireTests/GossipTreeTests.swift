@@ -59,6 +59,14 @@ struct GossipTreeTests {
         #expect(r.isEager(2, tree: Self.alice))
     }
 
+    @Test("a duplicate on a node's only link does not prune it")
+    func onlyLinkIsNeverPruned() {
+        var r = Self.router(peers: [1])
+        _ = r.received(Self.a, from: 1, via: .push, isNew: true, tree: Self.alice)
+        #expect(r.received(Self.a, from: 1, via: .push, isNew: false, tree: Self.alice).isEmpty)
+        #expect(r.isEager(1, tree: Self.alice))
+    }
+
     @Test("the number of per-author modes per link is bounded")
     func boundedTrees() {
         var settings = GossipRouter.Settings()
