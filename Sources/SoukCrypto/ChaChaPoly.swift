@@ -14,44 +14,14 @@ public enum ChaChaPoly {
     }
 
     public static func seal(_ plaintext: [UInt8], key: [UInt8], nonce: [UInt8], ad: [UInt8]) throws -> [UInt8] {
-        Sodium.ensureInitialized()
-        try check(key: key, nonce: nonce)
-        var out = [UInt8](repeating: 0, count: plaintext.count + tagBytes)
-        var outLen: UInt64 = 0
-        let message = plaintext.isEmpty ? [0] : plaintext
-        let rc = message.withUnsafeBufferPointer { p in
-            ad.withUnsafeBufferPointer { a in
-                crypto_aead_chacha20poly1305_ietf_encrypt(
-                    &out, &outLen, p.baseAddress!, UInt64(plaintext.count), a.baseAddress, UInt64(a.count), nil,
-                    nonce, key)
-            }
-        }
-        guard rc == 0 else { throw CryptoError.operationFailed("chacha20poly1305 encrypt") }
-        return out
+        try AEAD.seal(
+            plaintext, key: key, nonce: nonce, nonceBytes: nonceBytes, ad: ad, name: "ChaCha20-Poly1305",
+            crypto_aead_chacha20poly1305_ietf_encrypt)
     }
 
     public static func open(_ ciphertext: [UInt8], key: [UInt8], nonce: [UInt8], ad: [UInt8]) throws -> [UInt8] {
-        Sodium.ensureInitialized()
-        try check(key: key, nonce: nonce)
-        guard ciphertext.count >= tagBytes else { throw CryptoError.authenticationFailed }
-        var out = [UInt8](repeating: 0, count: ciphertext.count - tagBytes)
-        var outLen: UInt64 = 0
-        let rc = ciphertext.withUnsafeBufferPointer { c in
-            ad.withUnsafeBufferPointer { a in
-                crypto_aead_chacha20poly1305_ietf_decrypt(
-                    &out, &outLen, nil, c.baseAddress!, UInt64(c.count), a.baseAddress, UInt64(a.count), nonce, key)
-            }
-        }
-        guard rc == 0 else { throw CryptoError.authenticationFailed }
-        return out
-    }
-
-    private static func check(key: [UInt8], nonce: [UInt8]) throws {
-        guard key.count == keyBytes else {
-            throw CryptoError.invalidLength(what: "ChaCha20-Poly1305 key", expected: keyBytes, actual: key.count)
-        }
-        guard nonce.count == nonceBytes else {
-            throw CryptoError.invalidLength(what: "ChaCha20-Poly1305 nonce", expected: nonceBytes, actual: nonce.count)
-        }
+        try AEAD.open(
+            ciphertext, key: key, nonce: nonce, nonceBytes: nonceBytes, ad: ad, name: "ChaCha20-Poly1305",
+            crypto_aead_chacha20poly1305_ietf_decrypt)
     }
 }

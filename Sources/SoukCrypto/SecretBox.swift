@@ -9,38 +9,16 @@ public enum SecretBox {
 
     /// Encrypts and authenticates `plaintext` with associated data `ad`.
     public static func seal(_ plaintext: [UInt8], key: [UInt8], nonce: [UInt8], ad: [UInt8] = []) throws -> [UInt8] {
-        Sodium.ensureInitialized()
-        try check(key: key, nonce: nonce)
-        var out = [UInt8](repeating: 0, count: plaintext.count + tagBytes)
-        var outLen: UInt64 = 0
-        // libsodium wants a non-null pointer even for an empty message.
-        let message = plaintext.isEmpty ? [0] : plaintext
-        let rc = message.withUnsafeBufferPointer { p in
-            ad.withUnsafeBufferPointer { a in
-                crypto_aead_xchacha20poly1305_ietf_encrypt(
-                    &out, &outLen, p.baseAddress!, UInt64(plaintext.count), a.baseAddress, UInt64(a.count), nil,
-                    nonce, key)
-            }
-        }
-        guard rc == 0 else { throw CryptoError.operationFailed("xchacha20poly1305 encrypt") }
-        return out
+        try AEAD.seal(
+            plaintext, key: key, nonce: nonce, nonceBytes: nonceBytes, ad: ad, name: "AEAD",
+            crypto_aead_xchacha20poly1305_ietf_encrypt)
     }
 
     /// Verifies and decrypts; throws `CryptoError.authenticationFailed` on any mismatch.
     public static func open(_ ciphertext: [UInt8], key: [UInt8], nonce: [UInt8], ad: [UInt8] = []) throws -> [UInt8] {
-        Sodium.ensureInitialized()
-        try check(key: key, nonce: nonce)
-        guard ciphertext.count >= tagBytes else { throw CryptoError.authenticationFailed }
-        var out = [UInt8](repeating: 0, count: ciphertext.count - tagBytes)
-        var outLen: UInt64 = 0
-        let rc = ciphertext.withUnsafeBufferPointer { c in
-            ad.withUnsafeBufferPointer { a in
-                crypto_aead_xchacha20poly1305_ietf_decrypt(
-                    &out, &outLen, nil, c.baseAddress!, UInt64(c.count), a.baseAddress, UInt64(a.count), nonce, key)
-            }
-        }
-        guard rc == 0 else { throw CryptoError.authenticationFailed }
-        return out
+        try AEAD.open(
+            ciphertext, key: key, nonce: nonce, nonceBytes: nonceBytes, ad: ad, name: "AEAD",
+            crypto_aead_xchacha20poly1305_ietf_decrypt)
     }
 
     /// Argon2id parameters; `interactive` matches libsodium's interactive limits.
@@ -74,14 +52,5 @@ public enum SecretBox {
         }
         guard rc == 0 else { throw CryptoError.keyDerivationFailed }
         return key
-    }
-
-    private static func check(key: [UInt8], nonce: [UInt8]) throws {
-        guard key.count == keyBytes else {
-            throw CryptoError.invalidLength(what: "AEAD key", expected: keyBytes, actual: key.count)
-        }
-        guard nonce.count == nonceBytes else {
-            throw CryptoError.invalidLength(what: "AEAD nonce", expected: nonceBytes, actual: nonce.count)
-        }
     }
 }
