@@ -39,6 +39,12 @@ struct Options {
                 }
                 o.listings = n
                 i += 1
+            case "--batch":
+                guard i + 1 < args.count, let n = Int(args[i + 1]), n >= 1, n <= 100_000 else {
+                    fail("--batch needs a number between 1 and 100000")
+                }
+                o.batchSize = n
+                i += 1
             case "--quick":
                 o.listings = 3_000
                 o.verifySeconds = 0.5
@@ -291,6 +297,8 @@ struct IngestPath {
     var quotaIndex = false
     /// Bench-local: `PRAGMA cache_size` of 64 MiB on the writer instead of SQLite's 2 MiB default.
     var bigCache = false
+    /// Bench-local schema changes run on the copy before measuring, to show what a change would give.
+    var schemaSQL: [String] = []
 }
 
 /// The index `quotaIndex` adds. Not in SoukStore's schema; shown here to measure what it would give.
@@ -564,6 +572,19 @@ func run() throws {
         IngestPath(
             name: "  + verify on a 2nd thread", write: .batch(cached: true), pipelined: true, quotaIndex: true,
             bigCache: true),
+        IngestPath(
+            name: "X fts automerge=0", write: .batch(cached: true), bigCache: true,
+            schemaSQL: ["INSERT INTO listings_fts(listings_fts, rank) VALUES ('automerge', 0)"]),
+        IngestPath(
+            name: "X fts automerge=0 2nd thread", write: .batch(cached: true), pipelined: true, bigCache: true,
+            schemaSQL: ["INSERT INTO listings_fts(listings_fts, rank) VALUES ('automerge', 0)"]),
+        IngestPath(
+            name: "X fts automerge=8", write: .batch(cached: true), bigCache: true,
+            schemaSQL: ["INSERT INTO listings_fts(listings_fts, rank) VALUES ('automerge', 8)"]),
+        IngestPath(
+            name: "X no fts, big cache", write: .batch(cached: true), bigCache: true, schemaSQL: [
+                "DROP TRIGGER listings_ai", "DROP TRIGGER listings_au", "DROP TRIGGER listings_ad",
+            ]),
     ]
     let searchPath = dir.appendingPathComponent("search.sqlite").path
     var results: [IngestResult] = []
@@ -574,6 +595,7 @@ func run() throws {
             let db = try SoukDatabase.open(path: file)
             if path.quotaIndex { try db.writer.write { try $0.execute(sql: quotaIndexSQL) } }
             if path.bigCache { try db.writer.writeWithoutTransaction { try $0.execute(sql: bigCacheSQL) } }
+            for sql in path.schemaSQL { try db.writer.writeWithoutTransaction { try $0.execute(sql: sql) } }
             results.append(try ingest(tail, into: db, path: path, now: now, batch: options.batchSize))
             guard try db.counts(now: now).listings == corpus.envelopes.count else {
                 fail("\(path.name): count mismatch")

@@ -6,8 +6,21 @@ import Foundation
 /// Every public write method is one transaction that keeps an invariant. The file is opened
 /// in WAL mode with `synchronous = NORMAL`: a committed transaction survives `kill -9` of the
 /// process (DESIGN invariant 3); only a power loss can drop the last few commits.
+///
+/// Checkpoints (copying the WAL back into the file, with an fsync) are kept off the write path:
+/// the writer only checkpoints as a safety net once the WAL passes `autoCheckpointPages`, and
+/// `checkpoint()` — called by the node every second — does the work on a connection of its own,
+/// concurrently with writes. Otherwise every 1 000 pages one unlucky write pays for the copy and
+/// the fsync, and on a testnet every node pays at the same object.
 public struct SoukDatabase: Sendable {
     public let writer: any DatabaseWriter
+    /// A second connection that only runs checkpoints; `nil` for in-memory databases.
+    let checkpointer: DatabaseQueue?
+
+    /// The WAL size (in pages) at which the writer checkpoints by itself.
+    public static let autoCheckpointPages = 10_000
+    /// `PRAGMA cache_size` of the writer connection, in KiB (SQLite's default is 2 MiB).
+    public static let writerCacheKiB = 32_768
 
     /// Opens (creating if needed) the database file and runs pending migrations.
     /// - Throws: `StoreError.cannotOpen` with the path and SQLite's reason.
@@ -15,11 +28,19 @@ public struct SoukDatabase: Sendable {
         var config = Configuration()
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            if !db.configuration.readonly {
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = \(autoCheckpointPages)")
+                try db.execute(sql: "PRAGMA cache_size = -\(writerCacheKiB)")
+            }
         }
         config.busyMode = .timeout(5)
         do {
             let pool = try DatabasePool(path: path, configuration: config)
-            return try SoukDatabase(writer: pool)
+            var checkpointConfig = Configuration()
+            checkpointConfig.busyMode = .timeout(5)
+            checkpointConfig.label = "checkpointer"
+            let checkpointer = try DatabaseQueue(path: path, configuration: checkpointConfig)
+            return try SoukDatabase(writer: pool, checkpointer: checkpointer)
         } catch let error as DatabaseError {
             throw StoreError.cannotOpen(path: path, reason: error.message ?? "\(error)")
         }
@@ -27,12 +48,25 @@ public struct SoukDatabase: Sendable {
 
     /// A private in-memory database, for tests.
     public static func inMemory() throws -> SoukDatabase {
-        try SoukDatabase(writer: DatabaseQueue())
+        try SoukDatabase(writer: DatabaseQueue(), checkpointer: nil)
     }
 
-    init(writer: any DatabaseWriter) throws {
+    init(writer: any DatabaseWriter, checkpointer: DatabaseQueue?) throws {
         self.writer = writer
+        self.checkpointer = checkpointer
         try Self.migrator.migrate(writer)
+    }
+
+    /// Copies committed WAL frames back into the database file (a PASSIVE checkpoint: it waits for
+    /// no one and blocks no writer) on the checkpoint connection. Cheap when there is nothing to do.
+    /// - Returns: WAL frames in the log and frames checkpointed; `(0, 0)` for in-memory databases.
+    @discardableResult
+    public func checkpoint() throws -> (walFrames: Int, checkpointed: Int) {
+        guard let checkpointer else { return (0, 0) }
+        return try checkpointer.writeWithoutTransaction { db in
+            let row = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(PASSIVE)")
+            return (row?[1] ?? 0, row?[2] ?? 0)
+        }
     }
 
     /// The schema, built up from an empty file. Never edit a shipped migration; add one.

@@ -143,7 +143,8 @@ struct DaemonCommand: AsyncParsableCommand {
         }
         rpcPortHolder.port = server.port
         let sweeper = ExpirySweeper(node: node, logger: logger)
-        var services: [any Service] = [server, sweeper]
+        let checkpointer = WALCheckpointer(database: node.database, logger: logger)
+        var services: [any Service] = [server, sweeper, checkpointer]
         if let peerManager { services.append(peerManager) }
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [], logger: logger)
         logger.info(
