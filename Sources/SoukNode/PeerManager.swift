@@ -359,7 +359,7 @@ public actor PeerManager {
                 } else {
                     stats.objectsDuplicate += 1
                 }
-                performRouter(router.received(object.id, from: key, via: via, isNew: isNew, tree: object.signer))
+                performRouter(router.received(object.id, from: key, via: via, isNew: isNew, tree: object.signer, now: now))
             }
         }
     }

@@ -45,6 +45,10 @@ public struct GossipRouter: Sendable {
         public var maxMissing: Int = 20_000
         /// Authors with their own mode per link; beyond this the link falls back to its default.
         public var maxTreesPerPeer: Int = 4_096
+        /// A link already pruned for a tree is pruned again for a further duplicate only after this
+        /// long (seconds): a burst of duplicates sent before our prune arrived needs one prune, not
+        /// one each, while a prune that crossed a graft on the wire is still repeated.
+        public var repruneInterval: Double = 1.0
         public init() {}
     }
 
@@ -54,6 +58,8 @@ public struct GossipRouter: Sendable {
         var trees: [TreeID: Bool] = [:]
         var known = BoundedSet<ObjectID>(capacity: 50_000)
         var outbox: [ObjectID] = []
+        /// When we last sent this peer a prune for a tree (`[]`: the plain prune).
+        var prunedAt: [TreeID: Double] = [:]
 
         func isEager(_ tree: TreeID) -> Bool { tree.isEmpty ? eager : trees[tree] ?? eager }
 
@@ -100,9 +106,9 @@ public struct GossipRouter: Sendable {
     }
 
     /// An object arrived from `k` and was verified. `isNew` is whether it changed our store;
-    /// `tree` is its author.
+    /// `tree` is its author; `now` (seconds) paces repeated prunes.
     public mutating func received(
-        _ id: ObjectID, from k: PeerKey, via: Via, isNew: Bool, tree: TreeID = []
+        _ id: ObjectID, from k: PeerKey, via: Via, isNew: Bool, tree: TreeID = [], now: Double = 0
     ) -> [Action] {
         peers[k]?.known.insert(id)
         // The body came, whether or not it was news: stop asking for it.
@@ -118,7 +124,14 @@ public struct GossipRouter: Sendable {
         // we already think it lazy (a prune and a graft may have crossed on the wire). A node's only
         // link is never redundant: pruning it would leave the node to ihave-and-graft for everything.
         if via == .push, peers[k] != nil, peers.count > 1 {
+            if !peers[k]!.isEager(tree), let last = peers[k]!.prunedAt[tree], now - last < settings.repruneInterval,
+                now >= last
+            {
+                return []  // our prune is on its way; these bodies were sent before it arrived
+            }
             peers[k]!.set(tree, eager: false, limit: settings.maxTreesPerPeer)
+            if peers[k]!.prunedAt.count >= settings.maxTreesPerPeer { peers[k]!.prunedAt.removeAll() }
+            peers[k]!.prunedAt[tree] = now
             return tree.isEmpty ? [.prune(k)] : [.pruneTrees(k, [tree])]
         }
         return []
