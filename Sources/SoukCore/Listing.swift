@@ -142,11 +142,12 @@ public struct Listing: Sendable, Equatable {
         guard version >= 1, version <= Limits.maxVersion else {
             throw ValidationError(.invalidVersion, "version must be between 1 and \(Limits.maxVersion)")
         }
-        let titleCount = title.count
-        guard titleCount >= 1, titleCount <= Limits.titleMaxCharacters, title.utf8.count <= Limits.titleMaxBytes else {
+        guard !title.isEmpty, TextRules.characterCount(title, atMost: Limits.titleMaxCharacters),
+            title.utf8.count <= Limits.titleMaxBytes
+        else {
             throw ValidationError(.invalidTitle, "title must be 1 to \(Limits.titleMaxCharacters) characters")
         }
-        guard title.trimmingWhitespace() == title, !TextRules.hasControl(title, allowNewlines: false),
+        guard !TextRules.hasOuterWhitespace(title), !TextRules.hasControl(title, allowNewlines: false),
             !TextRules.hasSpoofingFormat(title)
         else {
             throw ValidationError(
@@ -168,7 +169,8 @@ public struct Listing: Sendable, Equatable {
                 .invalidCategory,
                 "category must be 1 to \(Limits.categoryMaxBytes) characters of a-z, 0-9 and '-', e.g. \"bikes\"")
         }
-        guard location.count <= Limits.locationMaxCharacters, location.utf8.count <= Limits.locationMaxBytes,
+        guard TextRules.characterCount(location, atMost: Limits.locationMaxCharacters),
+            location.utf8.count <= Limits.locationMaxBytes,
             !TextRules.hasControl(location, allowNewlines: false), !TextRules.hasSpoofingFormat(location)
         else {
             throw ValidationError(
@@ -212,11 +214,30 @@ public struct Listing: Sendable, Equatable {
 /// Small text predicates shared by the object rules.
 enum TextRules {
     /// True if `s` has a Unicode control character (Cc); `\n` and `\t` pass when `allowNewlines`.
+    /// Cc is exactly U+0000–U+001F and U+007F–U+009F (a stable Unicode property), so this is a
+    /// range check on UTF-8 bytes: C0 and DEL are single bytes, C1 is 0xC2 0x80–0x9F.
     static func hasControl(_ s: String, allowNewlines: Bool) -> Bool {
-        s.unicodeScalars.contains { scalar in
-            if allowNewlines && (scalar == "\n" || scalar == "\t") { return false }
-            return scalar.properties.generalCategory == .control
+        var previous: UInt8 = 0
+        for byte in s.utf8 {
+            defer { previous = byte }
+            if byte < 0x20 {
+                if allowNewlines && (byte == 0x0A || byte == 0x09) { continue }
+                return true
+            }
+            if byte == 0x7F || (previous == 0xC2 && byte >= 0x80 && byte <= 0x9F) { return true }
         }
+        return false
+    }
+
+    /// Whether `s` has at most `limit` characters (grapheme clusters); counts them only when the
+    /// UTF-8 length alone does not settle it.
+    static func characterCount(_ s: String, atMost limit: Int) -> Bool {
+        s.utf8.count <= limit || s.count <= limit
+    }
+
+    /// True if `s` starts or ends with a whitespace character.
+    static func hasOuterWhitespace(_ s: String) -> Bool {
+        (s.first?.isWhitespace ?? false) || (s.last?.isWhitespace ?? false)
     }
 
     /// True for the characters that can make one-line text display as something else: the bidi
@@ -231,17 +252,8 @@ enum TextRules {
 
     /// 1...maxBytes of `a-z`, `0-9`, `-`, not starting or ending with `-`.
     static func isSlug(_ s: String, maxBytes: Int) -> Bool {
-        let u = Array(s.utf8)
+        let u = s.utf8
         guard !u.isEmpty, u.count <= maxBytes, u.first != 45, u.last != 45 else { return false }
         return u.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 }
-    }
-}
-
-extension String {
-    func trimmingWhitespace() -> String {
-        var s = Substring(self)
-        while let f = s.first, f.isWhitespace { s.removeFirst() }
-        while let l = s.last, l.isWhitespace { s.removeLast() }
-        return String(s)
     }
 }

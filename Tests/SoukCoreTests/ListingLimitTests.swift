@@ -46,6 +46,8 @@ struct ListingLimitTests {
             $0.title = String(repeating: "e\u{301}", count: 140)
         },
         LimitCase("title with inner spaces", create: nil) { $0.title = "Road  bike, 58 cm" },
+        LimitCase("title with U+00A0 and U+00C2 (next to the C1 range)", create: nil) { $0.title = "Prix\u{a0}\u{c2} 10" },
+        LimitCase("description with U+0100 and U+0180 (not controls)", create: nil) { $0.description = "\u{100} \u{180}" },
         LimitCase("description of 8192 bytes", create: nil) { $0.description = String(repeating: "x", count: 8192) },
         LimitCase("description of 4096 two-byte characters", create: nil) {
             $0.description = String(repeating: "é", count: 4096)
@@ -92,6 +94,13 @@ struct ListingLimitTests {
         LimitCase("title with tab", create: .invalidTitle) { $0.title = "Road\tbike" },
         LimitCase("title with NEL (U+0085)", create: .invalidTitle) { $0.title = "Road\u{85}bike" },
         LimitCase("title with DEL", create: .invalidTitle) { $0.title = "Road\u{7f}bike" },
+        LimitCase("title with U+0080 (first C1)", create: .invalidTitle) { $0.title = "Road\u{80}bike" },
+        LimitCase("title with U+009F (last C1)", create: .invalidTitle) { $0.title = "Road\u{9f}bike" },
+        LimitCase("title of 141 decomposed characters", create: .invalidTitle) {
+            $0.title = String(repeating: "e\u{301}", count: 141)
+        },
+        LimitCase("description with U+0085", create: .invalidDescription) { $0.description = "a\u{85}b" },
+        LimitCase("location with U+009B (CSI)", create: .invalidLocation) { $0.location = "Berlin\u{9b}31m" },
         LimitCase("title with leading space", create: .invalidTitle) { $0.title = " Road bike" },
         LimitCase("title with trailing space", create: .invalidTitle) { $0.title = "Road bike " },
         LimitCase("title with leading no-break space", create: .invalidTitle) { $0.title = "\u{a0}Road bike" },
