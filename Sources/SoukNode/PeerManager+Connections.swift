@@ -36,7 +36,7 @@ extension PeerManager: Service {
     public func run() async throws {
         try await bind()
         guard let listener else { return }
-        await node.setPublishHandler { [weak self] object in await self?.published(object.id) }
+        await node.setPublishHandler { [weak self] object in await self?.published(object) }
         // Links reconcile when they open; periodic anti-entropy starts one interval later.
         lastReconcileAt = Self.now()
         logger.info("p2p listening", metadata: ["p2p.address": "\(settings.listenHost):\(boundPort)"])
@@ -72,18 +72,38 @@ extension PeerManager: Service {
         for key in Array(peers.keys) { closePeer(key, reason: reason, misbehaving: false) }
     }
 
+    /// Gossip is flushed every 20 ms while there is something to flush (see `scheduleFlush`); this
+    /// loop wakes only for link timers and upkeep, so an idle node does not wake 50 times a second.
     private func timerLoop() async throws {
         while !Task.isCancelled {
-            try await Task.sleep(for: .milliseconds(20))
+            try await Task.sleep(for: .milliseconds(250))
             tick()
         }
     }
 
-    /// Flushes gossip every 20 ms; once a second runs link timers, keeps outbound links up and
-    /// starts periodic anti-entropy.
+    /// Arms a flush of the gossip router 20 ms from now when it has queued announcements or
+    /// missing ids and none is armed. Called after anything that may give the router work.
+    func scheduleFlush() {
+        guard !flushScheduled, router.hasPendingWork else { return }
+        flushScheduled = true
+        Task {
+            try? await Task.sleep(for: .milliseconds(20))
+            self.flush()
+        }
+    }
+
+    func flush() {
+        flushScheduled = false
+        performRouter(router.tick(now: Self.now()))
+        scheduleFlush()
+    }
+
+    /// Flushes gossip as a safety net; once a second runs link timers, keeps outbound links up
+    /// and starts periodic anti-entropy.
     func tick() {
         let now = Self.now()
         performRouter(router.tick(now: now))
+        scheduleFlush()
         guard now - lastMaintenance >= 1 else { return }
         lastMaintenance = now
         for key in Array(peers.keys) {

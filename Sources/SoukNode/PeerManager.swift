@@ -69,6 +69,10 @@ public actor PeerManager {
     let dialRequests: AsyncStream<String>
     let dialContinuation: AsyncStream<String>.Continuation
     var lastMaintenance: Double = 0
+    /// Whether a gossip flush is armed (`scheduleFlush`).
+    var flushScheduled = false
+    /// The envelopes of the latest objects stored, which the router pushes next.
+    var recentEnvelopes = RecentEnvelopes(capacity: 1_024)
 
     public init(
         node: MarketNode, settings: P2PSettings, logger: Logger, linkSettings: PeerLink.Settings = PeerLink.Settings(),
@@ -121,6 +125,7 @@ public actor PeerManager {
                 peers[key]?.lastMessageAt = now
                 stats.add(inbound: message.name, bytes: body.count + 4)
                 await handle(message, from: key, now: now)
+                scheduleFlush()
             } else {
                 perform([action], for: key)
             }
@@ -355,6 +360,7 @@ public actor PeerManager {
                     stats.objectsNew += 1
                     peers[key]?.lastUseful = now
                     recordArrival(object.id, at: now)
+                    recentEnvelopes.insert(object.id, object.envelope.bytes)
                     if case .updated = outcome { countAuthorUpdate(object.signer, now: now) }
                 } else {
                     stats.objectsDuplicate += 1
@@ -367,17 +373,26 @@ public actor PeerManager {
     // MARK: Gossip
 
     /// A locally published object: gossip it.
-    public func published(_ id: ObjectID) {
+    public func published(_ object: VerifiedObject) {
+        let id = object.id
+        recentEnvelopes.insert(id, object.envelope.bytes)
         recordArrival(id, at: Self.now())
         performRouter(router.published(id, tree: node.identity.publicKey))
+        scheduleFlush()
     }
 
     func performRouter(_ actions: [GossipRouter.Action]) {
         for action in actions {
             switch action {
             case .push(let k, let ids):
-                let found = (try? node.database.envelopes(ids)) ?? []
-                sendObjects(found.map(\.envelope), to: k)
+                // Bodies just received or published are pushed from memory, not read back.
+                let cached = ids.compactMap { recentEnvelopes[$0] }
+                if cached.count == ids.count {
+                    sendObjects(cached, to: k)
+                } else {
+                    let found = (try? node.database.envelopes(ids)) ?? []
+                    sendObjects(found.map(\.envelope), to: k)
+                }
             case .announce(let k, let ids):
                 sendMessage(.ihave(ids), to: k)
             case .graft(let k, let ids):
@@ -560,4 +575,27 @@ struct TrafficStats {
 
     mutating func add(inbound name: String, bytes: Int) { bytesIn[name, default: 0] += bytes }
     mutating func add(outbound name: String, bytes: Int) { bytesOut[name, default: 0] += bytes }
+}
+
+/// The last `capacity` envelopes by object id (oldest forgotten first).
+struct RecentEnvelopes {
+    let capacity: Int
+    private var bytes: [ObjectID: [UInt8]] = [:]
+    private var order: [ObjectID] = []
+    private var head = 0
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    subscript(id: ObjectID) -> [UInt8]? { bytes[id] }
+
+    mutating func insert(_ id: ObjectID, _ envelope: [UInt8]) {
+        guard bytes.updateValue(envelope, forKey: id) == nil else { return }
+        if order.count < capacity {
+            order.append(id)
+        } else {
+            bytes[order[head]] = nil
+            order[head] = id
+            head = (head + 1) % capacity
+        }
+    }
 }

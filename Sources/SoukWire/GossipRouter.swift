@@ -88,6 +88,8 @@ public struct GossipRouter: Sendable {
     /// Whether bodies of `tree` go to `k` eagerly (the link's default mode when `tree` is empty).
     public func isEager(_ k: PeerKey, tree: TreeID = []) -> Bool { peers[k]?.isEager(tree) ?? false }
     public var missingCount: Int { missing.count }
+    /// Whether `tick` has something to do: queued announcements or ids waiting for their body.
+    public var hasPendingWork: Bool { !missing.isEmpty || peers.values.contains { !$0.outbox.isEmpty } }
 
     public mutating func addPeer(_ k: PeerKey) {
         peers[k] = PeerState(known: BoundedSet(capacity: settings.knownPerPeer))

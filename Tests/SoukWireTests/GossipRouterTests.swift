@@ -58,6 +58,22 @@ struct GossipRouterTests {
         #expect(r.isEager(3))
     }
 
+    @Test("pending work: queued announcements and missing ids, none once flushed and delivered")
+    func pendingWork() {
+        var r = Self.router()
+        #expect(!r.hasPendingWork)
+        r.pruned(from: 2)
+        _ = r.published(Self.a)
+        #expect(r.hasPendingWork, "an ihave is queued for the lazy peer")
+        _ = r.tick(now: 0)
+        #expect(!r.hasPendingWork)
+        r.announced([Self.b], from: 3, now: 1, have: { _ in false })
+        #expect(r.hasPendingWork, "an announced id is missing until its body comes")
+        _ = r.received(Self.b, from: 3, via: .push, isNew: true)
+        _ = r.tick(now: 1.01)
+        #expect(!r.hasPendingWork)
+    }
+
     @Test("a burst of duplicates on one link gets one prune per tree and interval, not one each")
     func duplicateBurstPrunesOnce() {
         var r = Self.router()
