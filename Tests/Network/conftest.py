@@ -1,32 +1,30 @@
 """Fixtures for the real-process network tests: `souk` daemons on loopback, each in its own temp
 data dir with OS-assigned ports, always stopped (SIGTERM, then SIGKILL) when a test ends.
 
+Starting, stopping, JSON-RPC and waiting come from the testnet library (testnet/lib/souknet), the
+same code testnet/up uses; this file adds the test-facing helpers and the fixtures.
+
 The binary is `$SOUK_BIN`, else `.build/debug/souk` (what scripts/test.sh builds), else
 `.build-pytest/debug/souk`; the suite fails with a clear message when none exists.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import os
-import re
-import signal
-import subprocess
 import sys
-import threading
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Callable, Optional
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
 REPO = Path(__file__).resolve().parents[2]
-READY = re.compile(r"souk daemon ready: node ([0-9a-f]{64}) rpc ([\d.]+):(\d+)(?: p2p ([\d.]+):(\d+))?")
+sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(REPO / "testnet" / "lib"))
+
+import souknet  # noqa: E402  (after the path above)
+from souknet import RPCError, TestnetError  # noqa: E402,F401  (RPCError: what Node.rpc raises)
+
+LOG_LEVEL = os.environ.get("SOUK_LOG_LEVEL", "debug")
 
 
 def find_binary() -> str:
@@ -46,120 +44,57 @@ def find_binary() -> str:
 
 def wait_until(predicate: Callable[[], object], timeout: float, interval: float = 0.1, what: str = "condition"):
     """Polls `predicate` until it returns a truthy value; fails the test at the deadline."""
-    deadline = time.monotonic() + timeout
-    last_exc: Optional[BaseException] = None
-    while True:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except AssertionError:
-            raise
-        except Exception as e:  # a node still starting, a connection refused: keep polling
-            last_exc = e
-        if time.monotonic() >= deadline:
-            msg = f"timed out after {timeout:.1f} s waiting for {what}"
-            if last_exc:
-                msg += f" (last error: {last_exc!r})"
-            pytest.fail(msg)
-        time.sleep(interval)
+    try:
+        return souknet.wait_until(predicate, timeout, interval, what)
+    except souknet.WaitTimeout as e:
+        message = str(e)
+    pytest.fail(message)
 
 
-class RPCError(Exception):
-    def __init__(self, error: dict):
-        super().__init__(f"{error.get('code')}: {error.get('message')}")
-        self.error = error
-        self.code = error.get("code")
-
-
-class Node:
-    """One `souk daemon` process."""
+class Node(souknet.Node):
+    """One `souk daemon` process: a testnet node record (souknet.Node, so RPC, liveness, start and
+    stop are the testnet library's) plus the helpers the tests use. Logs go to <root>/<name>.*.log."""
 
     def __init__(self, binary: str, datadir: Path, name: str, network: str):
+        root = datadir.parent
+        super().__init__(name=name, datadir=str(datadir), cookie=str(datadir / "rpc.cookie"),
+                         stdout_log=str(root / f"{name}.stdout.log"), stderr_log=str(root / f"{name}.stderr.log"))
         self.binary = binary
-        self.datadir = datadir
-        self.name = name
         self.network = network
-        self.proc: Optional[subprocess.Popen] = None
-        self.node_id = ""
-        self.rpc_port = 0
-        self.p2p_port = 0
-        self.stderr_path = datadir.parent / f"{name}.stderr.log"
-        self._stdout_lines: list[str] = []
-        self._ready = threading.Event()
-        self._auth = ""
-        self._id = 0
+        self.stderr_path = Path(self.stderr_log)
 
     # ---- lifecycle ----
 
     def init(self) -> None:
-        out = subprocess.run(
-            [self.binary, "init", "--datadir", str(self.datadir), "--network", self.network, "--rpc-port", "0"],
-            capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
-        if out.returncode != 0:
-            raise RuntimeError(f"souk init failed: {out.stderr.strip()}")
-        self.node_id = out.stdout.strip().splitlines()[-1]
+        self.node_id = souknet.init_datadir(self.binary, self.datadir, self.network, ("--rpc-port", "0"))["node_id"]
 
     def start(self, connect: tuple = (), extra: tuple = (), p2p_port: Optional[int] = None,
               timeout: float = 30.0) -> "Node":
-        args = [
-            self.binary, "daemon", "--datadir", str(self.datadir), "--rpc-port", "0",
-            "--p2p-port", str(p2p_port if p2p_port is not None else (self.p2p_port or 0)),
-            "--p2p-bind", "127.0.0.1", "--no-discover", "--log-level", os.environ.get("SOUK_LOG_LEVEL", "debug"),
-        ]
-        for c in connect:
-            args += ["--connect", c]
-        args += list(extra)
-        self._ready.clear()
-        self._stdout_lines = []
-        with open(self.stderr_path, "ab") as err:
-            err.write(f"==== start {' '.join(args)}\n".encode())
-            err.flush()
-            self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
-                                         start_new_session=True)
-        threading.Thread(target=self._read_stdout, args=(self.proc,), daemon=True).start()
-        if not self._ready.wait(timeout):
-            code = self.proc.poll()
+        """Starts the daemon (RPC on a fresh port, P2P on `p2p_port`, else on the port it had, else
+        on a fresh one) and returns once it printed its ready line and answers RPC."""
+        expected_id = self.node_id
+        self.connect = list(connect)
+        self.rpc_port = 0
+        if p2p_port is not None:
+            self.p2p_port = p2p_port
+        cmd = souknet.daemon_args(self.binary, self, LOG_LEVEL, extra)
+        try:
+            souknet.spawn_daemon(self, cmd, timeout)
+        except TestnetError:  # it exited (the message has its log's tail) or never got ready
             self.stop()
-            raise RuntimeError(
-                f"{self.name}: no ready line within {timeout} s (exit code {code}); stderr tail:\n{self.stderr_tail()}")
-        line = next(l for l in self._stdout_lines if READY.search(l))
-        m = READY.search(line)
-        assert m.group(1) == self.node_id, f"ready line names {m.group(1)}, init said {self.node_id}"
-        self.rpc_port = int(m.group(3))
-        self.p2p_port = int(m.group(5))
-        cookie = (self.datadir / "rpc.cookie").read_text().strip()
-        self._auth = "Basic " + base64.b64encode(cookie.encode()).decode()
+            raise
+        assert self.node_id == expected_id, f"ready line names {self.node_id}, init said {expected_id}"
         return self
 
-    def _read_stdout(self, proc: subprocess.Popen) -> None:
-        for raw in proc.stdout:
-            line = raw.decode("utf-8", "replace")
-            self._stdout_lines.append(line)
-            if READY.search(line):
-                self._ready.set()
-
     def stop(self, grace: float = 5.0) -> None:
-        p = self.proc
-        if p is None or p.poll() is not None:
-            return
-        try:
-            p.send_signal(signal.SIGTERM)
-            p.wait(grace)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait(5)
-        except ProcessLookupError:
-            pass
+        souknet.stop_node(self, grace)
 
     def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(5)
+        souknet.kill_node(self)
 
     @property
     def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        return self.alive()
 
     @property
     def p2p(self) -> str:
@@ -174,24 +109,10 @@ class Node:
     def stderr_tail(self, n: int = 30) -> str:
         return "\n".join(self.stderr_text().splitlines()[-n:])
 
-    # ---- JSON-RPC ----
+    # ---- JSON-RPC helpers ----
 
     def rpc(self, method: str, params: Optional[dict] = None, timeout: float = 10.0):
-        self._id += 1
-        body = json.dumps({"jsonrpc": "2.0", "id": self._id, "method": method, "params": params or {}}).encode()
-        req = urllib.request.Request(
-            f"http://127.0.0.1:{self.rpc_port}/", data=body,
-            headers={"Content-Type": "application/json", "Authorization": self._auth})
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
-                reply = json.loads(resp.read())
-        except urllib.error.HTTPError as e:
-            reply = json.loads(e.read() or b"{}")
-        if "error" in reply and reply["error"] is not None:
-            raise RPCError(reply["error"])
-        return reply["result"]
-
-    # ---- helpers ----
+        return super().rpc(method, params, timeout)
 
     def info(self) -> dict:
         return self.rpc("node.info")
@@ -201,6 +122,7 @@ class Node:
         return li["active"], li["retracted"]
 
     def ready_peers(self) -> list:
+        """Unlike souknet.Node.ready_peers, raises when the node does not answer."""
         return [p for p in self.rpc("peer.list")["peers"] if p.get("ready")]
 
     def peer_ids(self) -> set:
@@ -252,21 +174,8 @@ class Cluster:
         return self.node(name, network).start(connect=connect, extra=extra)
 
     def stop_all(self) -> None:
-        for n in self.nodes:
-            if n.running:
-                try:
-                    n.proc.send_signal(signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        deadline = time.monotonic() + 5
-        for n in self.nodes:
-            if n.proc is None:
-                continue
-            try:
-                n.proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                n.proc.kill()
-                n.proc.wait(5)
+        """SIGTERM to every node at once, SIGKILL to those still running 5 s later."""
+        souknet.stop_nodes(self.nodes, grace=5.0)
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,10 @@
 
 testnet_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 repo_dir="$(cd "$testnet_dir/.." && pwd)"
-souknet=("python3" "$testnet_dir/lib/souknet.py")
+# The testnet library is the Python package testnet/lib/souknet (run as `python3 -m souknet`);
+# demo.py and measure.py import it from their own directory.
+export PYTHONPATH="$testnet_dir/lib${PYTHONPATH:+:$PYTHONPATH}"
+souknet=("python3" "-m" "souknet")
 
 # Installs the Debian packages Souk builds against when they are missing (scripts/install-deps.sh,
 # which also checks for the Swift toolchain), unless a prebuilt binary is given in SOUK_BIN, and
