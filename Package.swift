@@ -51,7 +51,7 @@ let package = Package(
         .target(
             name: "SoukRPC",
             dependencies: [
-                "SoukCore", "SoukNode",
+                "SoukCore", "SoukCrypto", "SoukStore", "SoukNode",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -86,7 +86,8 @@ let package = Package(
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "SoukStoreTests", dependencies: ["SoukStore", "SoukCore", "SoukCrypto"]),
+        .testTarget(
+            name: "SoukStoreTests", dependencies: ["SoukStore", "SoukCore", "SoukCrypto"], exclude: ["Fixtures"]),
         .testTarget(
             name: "SoukRPCTests",
             dependencies: [

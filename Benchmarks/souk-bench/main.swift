@@ -9,7 +9,6 @@
 
 import Dispatch
 import Foundation
-import GRDB
 import SoukCore
 import SoukCrypto
 import SoukStore
@@ -68,18 +67,11 @@ func fail(_ message: String) -> Never {
 
 // MARK: - Small helpers
 
-/// Deterministic generator, so every run builds the same corpus.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+extension SplitMix64 {
     mutating func bytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8(truncatingIfNeeded: next()) } }
 }
+
+/// Deterministic generator, so every run builds the same corpus.
 
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
@@ -191,7 +183,7 @@ struct Corpus {
 
 /// Generates `n` signed listings, spread over the last 25 days in creation (= arrival) order.
 func generateCorpus(n: Int, now: UInt64) -> Corpus {
-    var rng = SplitMix64(state: 0x50_0B)
+    var rng = SplitMix64(seed: 0x50_0B)
     let sellerCount = max(1, n / 100)
     let keys = (0..<sellerCount).map { _ in try! SigningKey(seed: rng.bytes(32)) }
     let span: UInt64 = 25 * 86_400
@@ -287,65 +279,18 @@ struct IngestResult {
 struct IngestPath {
     enum Write {
         case perObject
-        case batch(cached: Bool)
+        case batch
     }
     var name: String
     var write: Write
     /// Verify batch k+1 on a second thread while batch k is written.
     var pipelined = false
-    /// Bench-local schema addition: an index that makes the quota count index-only.
-    var quotaIndex = false
-    /// Bench-local: `PRAGMA cache_size` of 64 MiB on the writer instead of the store's 32 MiB.
-    var bigCache = false
-    /// Bench-local schema changes run on the copy before measuring, to show what a change would give.
-    var schemaSQL: [String] = []
 }
 
-/// The index `quotaIndex` adds. Not in SoukStore's schema; shown here to measure what it would give.
-let quotaIndexSQL = "CREATE INDEX IF NOT EXISTS bench_listings_seller_expires ON listings(seller, expires_at)"
-
-let bigCacheSQL = "PRAGMA cache_size = -65536"
-
-/// Many objects in ONE transaction. With `cached` this is `SoukDatabase.applyBatch` itself (prepared
-/// statements); without, a bench-local copy of the same checks that compiles each SQL string per
-/// object, to show what statement caching saves. The uncached copy handles new listings only.
-func applyBatch(_ db: SoukDatabase, _ objects: [VerifiedObject], now: UInt64, cached: Bool) throws {
-    if cached {
-        // The real batch API (prepared statements, one transaction, every rule of `apply`).
-        let outcomes = try db.applyBatch(objects, now: now)
-        guard outcomes.allSatisfy({ $0 == .inserted }) else { fail("applyBatch did not insert every object") }
-        return
-    }
-    let maxActivePerSeller = SoukDatabase.defaultMaxActiveListingsPerSeller
-    let tombSQL = "SELECT object_id FROM retractions WHERE listing_id = ?"
-    let heldSQL = "SELECT rowid, version, object_id, created_at FROM listings WHERE listing_id = ?"
-    let quotaSQL = "SELECT COUNT(*) FROM listings WHERE seller = ? AND expires_at > ?"
-    let insertSQL = """
-        INSERT INTO listings (listing_id, seller, object_id, envelope, version, title, description,
-            price_minor, currency, category, location, country, quantity, condition, tags,
-            created_at, updated_at, expires_at, received_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        """
-    try db.writer.write { conn in
-        func statement(_ sql: String) throws -> Statement {
-            cached ? try conn.cachedStatement(sql: sql) : try conn.makeStatement(sql: sql)
-        }
-        for object in objects {
-            guard case .listing(let l) = object.content else { fail("batch path handles listings only") }
-            let listingID = Data(object.listingID.bytes)
-            if try Row.fetchOne(try statement(tombSQL), arguments: [listingID]) != nil { continue }
-            if try Row.fetchOne(try statement(heldSQL), arguments: [listingID]) != nil { continue }
-            let active = try Int.fetchOne(try statement(quotaSQL), arguments: [Data(object.signer), Int64(now)]) ?? 0
-            guard active < maxActivePerSeller else { fail("quota reached in the bench corpus") }
-            let values: [(any DatabaseValueConvertible)?] = [
-                listingID, Data(object.signer), Data(object.id.bytes), Data(object.envelope.bytes), Int64(l.version),
-                l.title, l.description, Int64(l.price.minorUnits), l.price.currency.code, l.category, l.location,
-                l.country, Int64(l.quantity), Int64(l.condition.rawValue), l.tags.joined(separator: " "),
-                Int64(l.createdAt), Int64(l.updatedAt), Int64(l.expiresAt), Int64(now),
-            ]
-            try statement(insertSQL).execute(arguments: StatementArguments(values))
-        }
-    }
+/// Many objects in one transaction: `SoukDatabase.applyBatch`, the node's ingest path.
+func applyBatch(_ db: SoukDatabase, _ objects: [VerifiedObject], now: UInt64) throws {
+    let outcomes = try db.applyBatch(objects, now: now)
+    guard outcomes.allSatisfy({ $0 == .inserted }) else { fail("applyBatch did not insert every object") }
 }
 
 func verifyAll(_ chunk: ArraySlice<[UInt8]>, now: UInt64) -> [VerifiedObject] {
@@ -379,7 +324,7 @@ func ingest(
             verifyCPU += c1 - c0
             guard outcome == .inserted else { fail("unexpected outcome \(outcome)") }
         }
-    case .batch(let cached):
+    case .batch:
         let starts = Array(stride(from: envelopes.startIndex, to: envelopes.endIndex, by: batch))
         let chunk = { (i: Int) in envelopes[starts[i]..<min(starts[i] + batch, envelopes.endIndex)] }
         let c0 = cpuSeconds()
@@ -404,7 +349,7 @@ func ingest(
                 }
             }
             let c1 = cpuSeconds()
-            try applyBatch(db, current, now: now, cached: cached)
+            try applyBatch(db, current, now: now)
             applyCPU += cpuSeconds() - c1
             group.wait()
             verifyCPU += background.value
@@ -481,46 +426,6 @@ func measureSearch(
         truncated: page.truncated, reason: page.truncationReason)
 }
 
-/// A copy of the text-search SQL in SoukDatabase+Search.swift, to show SQLite's plan for it.
-func textSearchPlan(_ db: SoukDatabase, word: String, now: UInt64) throws -> [String] {
-    try db.writer.read { conn in
-        try Row.fetchAll(
-            conn,
-            sql: """
-                EXPLAIN QUERY PLAN
-                SELECT l.rowid AS rowid, -bm25(listings_fts, 10.0, 1.0, 4.0) AS score, l.price_minor AS price,
-                       l.created_at AS created
-                FROM listings_fts JOIN listings l ON l.rowid = listings_fts.rowid
-                WHERE listings_fts MATCH ? AND l.expires_at > ?
-                ORDER BY listings_fts.rowid DESC
-                """, arguments: ["\"\(word)\"", Int64(now)]
-        ).map { $0["detail"] as String }
-    }
-}
-
-/// A copy of the filter-only SQL SoukDatabase+Search.swift builds for the bikes/DE/EUR<=500 query.
-func multiFilterPlan(_ db: SoukDatabase, now: UInt64) throws -> [String] {
-    try db.writer.read { conn in
-        try Row.fetchAll(
-            conn,
-            sql: """
-                EXPLAIN QUERY PLAN
-                SELECT l.* FROM listings l
-                WHERE l.expires_at > ? AND l.category = ? AND +l.currency = ? AND +l.price_minor <= ? AND l.country = ?
-                ORDER BY l.rowid DESC LIMIT ?
-                """, arguments: [Int64(now), "bikes", "EUR", 50_000, "DE", 21]
-        ).map { $0["detail"] as String }
-    }
-}
-
-func matchCount(_ db: SoukDatabase, word: String) throws -> Int {
-    try db.writer.read { conn in
-        try Int.fetchOne(
-            conn, sql: "SELECT count(*) FROM listings_fts WHERE listings_fts MATCH ?", arguments: ["\"\(word)\""])
-            ?? 0
-    }
-}
-
 // MARK: - Run
 
 func run() throws {
@@ -567,15 +472,10 @@ func run() throws {
     let bulk: IngestResult
     do {
         let base = try SoukDatabase.open(path: basePath)
-        try base.writer.write { try $0.execute(sql: quotaIndexSQL) }
-        try base.writer.writeWithoutTransaction { try $0.execute(sql: bigCacheSQL) }
         bulk = try ingest(
-            head, into: base,
-            path: IngestPath(
-                name: "bulk load", write: .batch(cached: true), pipelined: true, quotaIndex: true, bigCache: true),
-            now: now, batch: options.batchSize)
-        try base.writer.write { try $0.execute(sql: "DROP INDEX bench_listings_seller_expires") }
-        _ = try base.writer.writeWithoutTransaction { try $0.checkpoint(.truncate) }
+            head, into: base, path: IngestPath(name: "bulk load", write: .batch, pipelined: true), now: now,
+            batch: options.batchSize)
+        try base.checkpoint()
     }
     print("")
     print(
@@ -584,16 +484,8 @@ func run() throws {
 
     let paths = [
         IngestPath(name: "apply(), 1 tx per object", write: .perObject),
-        IngestPath(name: "batch \(options.batchSize)/tx, same SQL", write: .batch(cached: false)),
-        IngestPath(name: "  + prepared statements", write: .batch(cached: true)),
-        IngestPath(name: "  + (seller, expires_at) index", write: .batch(cached: true), quotaIndex: true),
-        IngestPath(name: "  + 64 MiB page cache", write: .batch(cached: true), quotaIndex: true, bigCache: true),
-        IngestPath(
-            name: "  + verify on a 2nd thread", write: .batch(cached: true), pipelined: true, quotaIndex: true,
-            bigCache: true),
-        IngestPath(
-            name: "  same, without full-text index", write: .batch(cached: true), pipelined: true, bigCache: true,
-            schemaSQL: ["DROP TRIGGER listings_ai", "DROP TRIGGER listings_au", "DROP TRIGGER listings_ad"]),
+        IngestPath(name: "applyBatch \(options.batchSize)/tx", write: .batch),
+        IngestPath(name: "  + verify on a 2nd thread", write: .batch, pipelined: true),
     ]
     let searchPath = dir.appendingPathComponent("search.sqlite").path
     var results: [IngestResult] = []
@@ -602,9 +494,6 @@ func run() throws {
         try copyDatabase(basePath, to: file)
         do {
             let db = try SoukDatabase.open(path: file)
-            if path.quotaIndex { try db.writer.write { try $0.execute(sql: quotaIndexSQL) } }
-            if path.bigCache { try db.writer.writeWithoutTransaction { try $0.execute(sql: bigCacheSQL) } }
-            for sql in path.schemaSQL { try db.writer.writeWithoutTransaction { try $0.execute(sql: sql) } }
             let checkpointer = Checkpointer(db)
             results.append(try ingest(tail, into: db, path: path, now: now, batch: options.batchSize))
             checkpointer.stop()
@@ -692,10 +581,7 @@ func run() throws {
                 + (r.truncated ? "yes" : "no"))
         if let reason = r.reason { reasons.append("\(name): \(reason)") }
     }
-    print("    \"\(Words.common)\" matches \(try matchCount(db, word: Words.common)) listings")
     for reason in reasons { print("    truncated, \(reason)") }
-    print("    text-search plan: \(try textSearchPlan(db, word: Words.common, now: now).joined(separator: " | "))")
-    print("    bikes/DE/EUR<=500 newest plan: \(try multiFilterPlan(db, now: now).joined(separator: " | "))")
 }
 
 extension String {

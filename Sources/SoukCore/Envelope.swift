@@ -5,6 +5,9 @@ public import SoukCrypto
 /// The signature covers `kind.domainTag || payload`; verification uses the payload bytes exactly as
 /// received and never re-encodes them. The object id is BLAKE2b-256 of the encoded envelope.
 ///
+/// The kind must be one this node knows (`ObjectRegistry`); decoding an unknown kind throws
+/// `DecodingError.unknownKind`, which a node drops without punishing the sender.
+///
 /// Wire layout (see `Specs/objects.md`):
 /// `0x01 | kind u8 | varint payload length | payload | signer (32) | signature (64)`.
 public struct Envelope: Sendable, Equatable {

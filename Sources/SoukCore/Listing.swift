@@ -19,10 +19,9 @@ public struct Listing: Sendable, Equatable {
         public static let maxVersion: UInt64 = UInt64(UInt32.max)
         /// `expires_at` is at most this many seconds after `updated_at`.
         public static let maxLifetime: UInt64 = 30 * 24 * 3600
-        /// A listing signed more than this far in the future (by our clock) is refused.
-        public static let maxClockSkew: UInt64 = 600
-        /// Timestamps before 2020-01-01 are refused as nonsense.
-        public static let earliestTimestamp: UInt64 = 1_577_836_800
+        /// The shared clock rules (`TimeRules`), named here for the listing's own checks.
+        public static let maxClockSkew = TimeRules.maxClockSkew
+        public static let earliestTimestamp = TimeRules.earliestTimestamp
     }
 
     public var salt: [UInt8]
@@ -209,6 +208,21 @@ public struct Listing: Sendable, Equatable {
         }
         guard expiresAt > now else { throw ValidationError(.expired, "listing expired at \(expiresAt)") }
     }
+}
+
+extension ObjectKind {
+    /// Kind 1: a listing (`Listing`).
+    public static let listing = ObjectKind(rawValue: 1, name: "listing")
+}
+
+extension Listing: ObjectPayload {
+    public static var kind: ObjectKind { .listing }
+    public static var maxPayloadBytes: Int { Envelope.maxPayloadBytes }
+    public func validate(signer: [UInt8], now: UInt64) throws(ValidationError) { try validate(now: now) }
+    /// `updated_at`: a new version sorts after the one it replaces.
+    public var timestamp: UInt64 { updatedAt }
+    public var retainUntil: UInt64? { expiresAt }
+    public var replaceableVersion: UInt64? { version }
 }
 
 /// Small text predicates shared by the object rules.

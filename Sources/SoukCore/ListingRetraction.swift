@@ -39,11 +39,24 @@ public struct ListingRetraction: Sendable, Equatable {
     }
 
     public func validate(now: UInt64) throws(ValidationError) {
-        guard retractedAt >= Listing.Limits.earliestTimestamp else {
-            throw ValidationError(.invalidTimestamps, "retracted_at is before 2020")
-        }
-        guard retractedAt <= now + Listing.Limits.maxClockSkew else {
-            throw ValidationError(.fromTheFuture, "retraction is dated \(retractedAt - now) s in the future")
-        }
+        try TimeRules.check(retractedAt, "retracted_at", now: now)
     }
+
+    /// How long a tombstone is kept: no version signed before it can still be valid after
+    /// `retracted_at` + the longest listing lifetime + twice the clock skew (`objects.md` §11).
+    public static let retention = Listing.Limits.maxLifetime + 2 * TimeRules.maxClockSkew
+}
+
+extension ObjectKind {
+    /// Kind 2: a listing's tombstone (`ListingRetraction`).
+    public static let listingRetraction = ObjectKind(rawValue: 2, name: "listing-retraction")
+}
+
+extension ListingRetraction: ObjectPayload {
+    public static var kind: ObjectKind { .listingRetraction }
+    public static var maxPayloadBytes: Int { 64 }
+    public func validate(signer: [UInt8], now: UInt64) throws(ValidationError) { try validate(now: now) }
+    public var timestamp: UInt64 { retractedAt }
+    /// Kept through the last second of the horizon: forgotten once `retracted_at + retention < now`.
+    public var retainUntil: UInt64? { retractedAt + Self.retention + 1 }
 }

@@ -1,5 +1,6 @@
 /// Why an object or request was refused. The code is stable (tests and RPC `data` use it);
-/// the message is one line a person can act on.
+/// the message is one line a person can act on; `misbehaving` says whether a peer that sent the
+/// object broke a rule (and is banned) or not (clocks differ, a kind it may know and we do not).
 public struct ValidationError: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Code: String, Sendable {
         case malformed
@@ -19,6 +20,9 @@ public struct ValidationError: Error, Sendable, Equatable, CustomStringConvertib
         case invalidTimestamps = "invalid_timestamps"
         case fromTheFuture = "from_the_future"
         case expired
+        /// A kind byte this node does not know: a newer release's object. Dropped, never punished.
+        case unknownKind = "unknown_kind"
+        case invalidProfile = "invalid_profile"
     }
 
     public let code: Code
@@ -27,6 +31,16 @@ public struct ValidationError: Error, Sendable, Equatable, CustomStringConvertib
     public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
+    }
+
+    /// True when the object could only come from a peer that broke the format or signed nonsense;
+    /// false for refusals an honest peer can cause: a clock that differs from ours (`expired`,
+    /// `from_the_future`) or a kind from a newer release (`unknown_kind`).
+    public var misbehaving: Bool {
+        switch code {
+        case .expired, .fromTheFuture, .unknownKind: return false
+        default: return true
+        }
     }
 
     public var description: String { message }

@@ -15,15 +15,19 @@ public actor MarketNode {
     public nonisolated let network: NodeConfig.Network
     public nonisolated let startedAt: UInt64
     private let clock: @Sendable () -> UInt64
-    private let logger: Logger
+    let logger: Logger
+    /// Objects one signer may hold per kind on this node.
+    public nonisolated let quotas: ObjectQuotas
     private var publishHandler: (@Sendable (VerifiedObject) async -> Void)?
 
     /// - Parameters:
     ///   - clock: Unix seconds; injectable so tests can move time.
     public init(
         identity: SigningKey, database: SoukDatabase, network: NodeConfig.Network,
-        clock: @escaping @Sendable () -> UInt64 = MarketNode.systemClock, logger: Logger
+        clock: @escaping @Sendable () -> UInt64 = MarketNode.systemClock, quotas: ObjectQuotas = .default,
+        logger: Logger
     ) {
+        self.quotas = quotas
         self.identity = identity
         self.database = database
         self.network = network
@@ -85,12 +89,8 @@ public actor MarketNode {
     public func retractListing(_ id: ListingID) async throws -> StoredRetraction {
         let current = try ownListing(id)
         let tomb = ListingRetraction(salt: current.listing.salt, retractedAt: clock())
-        let envelope = Envelope(kind: .listingRetraction, payload: tomb.encoded(), signingKey: identity)
-        let verified = try verify(envelope)
-        let outcome = try database.apply(verified, now: clock())
-        guard outcome == .retracted else { throw NodeError.conflict("retraction not applied: \(outcome)") }
+        _ = try await publishObject(tomb)
         logger.info("listing retracted", metadata: ["listing.id": "\(id)"])
-        await publishHandler?(verified)
         guard let stored = try database.retraction(id) else { throw NodeError.listingNotFound(id) }
         return stored
     }
@@ -124,19 +124,7 @@ public actor MarketNode {
         } catch {
             throw NodeError.invalid(error)
         }
-        return try database.apply(verified, now: clock())
-    }
-
-    /// Verifies and stores bytes from a peer, returning the verified object with the outcome.
-    /// - Throws: `NodeError.invalid` when the bytes do not verify (nothing is stored).
-    public func ingestVerified(_ bytes: [UInt8]) throws -> (outcome: ApplyOutcome, object: VerifiedObject) {
-        let verified: VerifiedObject
-        do {
-            verified = try VerifiedObject(bytes: bytes, now: clock())
-        } catch {
-            throw NodeError.invalid(error)
-        }
-        return (try database.apply(verified, now: clock()), verified)
+        return try database.apply(verified, now: clock(), quotas: quotas)
     }
 
     /// What happened to one object of a batch from a peer.
@@ -151,7 +139,7 @@ public actor MarketNode {
         let now = clock()
         let verified = await Self.verifyConcurrently(envelopes, now: now)
         let valid = verified.compactMap { try? $0.get() }
-        let outcomes = try database.applyBatch(valid, now: now)
+        let outcomes = try database.applyBatch(valid, now: now, quotas: quotas)
         var next = outcomes.makeIterator()
         return verified.map { result in
             switch result {
@@ -182,9 +170,10 @@ public actor MarketNode {
 
     /// Removes expired listings and old tombstones.
     @discardableResult
-    public func pruneExpired() throws -> (listings: Int, retractions: Int) {
+    public func pruneExpired() async throws -> (listings: Int, retractions: Int) {
         let removed = try database.pruneExpired(now: clock())
         try database.optimize()
+        try await refreshProfileIfDue()
         if removed.listings + removed.retractions > 0 {
             logger.info(
                 "pruned expired objects",
@@ -206,7 +195,7 @@ public actor MarketNode {
         return UInt64(days)
     }
 
-    private func verify(_ envelope: Envelope) throws -> VerifiedObject {
+    func verify(_ envelope: Envelope) throws -> VerifiedObject {
         do {
             return try VerifiedObject(envelope: envelope, now: clock())
         } catch {
@@ -220,23 +209,32 @@ public actor MarketNode {
         } catch {
             throw NodeError.invalid(error)
         }
-        let envelope = Envelope(kind: .listing, payload: listing.encoded(), signingKey: identity)
+        _ = try await publishObject(listing)
+        let id = listing.id(seller: identity.publicKey)
+        logger.info("listing stored", metadata: ["listing.id": "\(id)", "listing.version": "\(listing.version)"])
+        guard let stored = try database.listing(id) else { throw NodeError.listingNotFound(id) }
+        return stored
+    }
+
+    /// Signs one of this node's own objects, verifies and stores it like any other, then hands it
+    /// to gossip. - Throws: `NodeError.invalid`, `.quotaExceeded`, or `.conflict` when the store
+    /// refuses it (for example a version that is not newer).
+    func publishObject(_ payload: some ObjectPayload) async throws -> VerifiedObject {
+        let kind = type(of: payload).kind
+        let envelope = Envelope(kind: kind, payload: payload.encoded(), signingKey: identity)
         let verified = try verify(envelope)
-        let outcome = try database.apply(verified, now: clock())
+        let outcome = try database.apply(verified, now: clock(), quotas: quotas)
         switch outcome {
-        case .inserted, .updated:
-            logger.info(
-                "listing stored",
-                metadata: ["listing.id": "\(verified.listingID)", "listing.version": "\(listing.version)"])
+        case .inserted, .updated, .retracted:
+            break
         case .quotaExceeded(let limit):
             throw NodeError.quotaExceeded(limit: limit)
+        case .rejected(let e):
+            throw NodeError.invalid(e)
         default:
-            throw NodeError.conflict("listing not stored: \(outcome)")
-        }
-        guard let stored = try database.listing(verified.listingID) else {
-            throw NodeError.listingNotFound(verified.listingID)
+            throw NodeError.conflict("\(kind) not stored: \(outcome)")
         }
         await publishHandler?(verified)
-        return stored
+        return verified
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SoukCore
 
 /// Settings from `<datadir>/souk.conf`: one `key = value` per line, `#` starts a comment.
 /// Command-line flags override the file. Unknown keys are an error, so a typo never goes unnoticed.
@@ -62,7 +63,7 @@ public struct NodeConfig: Sendable, Equatable {
                 }
                 rpcAllowRemote = value == "true"
             case "peer":
-                guard parseHostPort(value) != nil else {
+                guard HostPort(value) != nil else {
                     throw NodeError.badConfig("\(where_): peer must be HOST:PORT, got \"\(value)\"")
                 }
                 peers.append(value)

@@ -15,6 +15,7 @@ public enum NodeError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalid(ValidationError)
     case quotaExceeded(limit: Int)
     case conflict(String)
+    case profileNotFound(NodeID)
 
     public var description: String {
         switch self {
@@ -31,6 +32,7 @@ public enum NodeError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalid(let e): return e.message
         case .quotaExceeded(let limit): return "seller already has \(limit) active listings (the per-author quota)"
         case .conflict(let s): return s
+        case .profileNotFound(let id): return "no profile of node \(id) on this node"
         }
     }
 }

@@ -1,3 +1,5 @@
+import SoukCore
+
 /// Peer-to-peer settings of a daemon.
 public struct P2PSettings: Sendable {
     public var network: String
@@ -10,13 +12,15 @@ public struct P2PSettings: Sendable {
     public var maxInbound: Int = 64
     /// How long a misbehaving peer stays banned.
     public var banSeconds: UInt64 = 24 * 3600
-    /// Per author: listing updates accepted from the network per hour.
-    public var maxUpdatesPerAuthorPerHour: Int = 120
+    /// Per (kind, author): replacements accepted from the network per window.
+    public var authorRateRules: [UInt8: AuthorRateLimit.Rule] = AuthorRateLimit.defaultRules
+    /// Bounds of the pool of objects waiting for a dependency.
+    public var deferredLimits = DeferredPool.Limits()
     /// Periodic anti-entropy: reconcile with one random peer this often (seconds).
     public var reconcileInterval: Double = 30
     /// Whether to dial addresses learned from peers (off: only `connect` peers are dialled).
     public var discover: Bool = true
-    public var userAgent: String = "souk/0.1.0"
+    public var userAgent: String = "souk/\(SoukVersion.string)"
 
     /// - Precondition: the network name is 1...200 bytes (it travels in the 256-byte first handshake message).
     public init(network: String, listenPort: Int) {
@@ -24,17 +28,4 @@ public struct P2PSettings: Sendable {
         self.network = network
         self.listenPort = listenPort
     }
-}
-
-/// A `host:port` (or `[v6]:port`) string split up.
-public func parseHostPort(_ s: String) -> (host: String, port: Int)? {
-    if s.hasPrefix("["), let close = s.firstIndex(of: "]") {
-        let host = String(s[s.index(after: s.startIndex)..<close])
-        let rest = s[s.index(after: close)...]
-        guard rest.hasPrefix(":"), let port = Int(rest.dropFirst()), (1...65535).contains(port) else { return nil }
-        return (host, port)
-    }
-    let parts = s.split(separator: ":")
-    guard parts.count == 2, !parts[0].isEmpty, let port = Int(parts[1]), (1...65535).contains(port) else { return nil }
-    return (String(parts[0]), port)
 }

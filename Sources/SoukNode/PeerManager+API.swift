@@ -19,6 +19,10 @@ public struct PeerInfo: Sendable {
     public var listenPort: Int
     public var reconciledAt: Double?
     public var ready: Bool
+    /// The object kinds exchanged with this peer (those both support).
+    public var kinds: [String]
+    /// The optional features the peer advertised.
+    public var features: [String]
 }
 
 /// Sync facts for `node.info`.
@@ -50,30 +54,32 @@ extension PeerManager {
     public func peerList() -> [PeerInfo] {
         peers.values.sorted { $0.since < $1.since }.map { p in
             PeerInfo(
-                nodeID: p.nodeID?.hex, address: "\(p.remoteHost):\(p.remotePort)", direction: p.direction.rawValue,
+                nodeID: p.nodeID?.hex, address: HostPort(host: p.remoteHost, port: p.remotePort).description,
+                direction: p.direction.rawValue,
                 since: p.since, bytesIn: p.bytesIn, bytesOut: p.bytesOut, lastMessage: p.lastMessage,
                 lastMessageAt: p.lastMessageAt, eager: router.isEager(p.key),
                 rttMilliseconds: p.link.rttSeconds.map { $0 * 1000 }, userAgent: p.userAgent,
-                listenPort: Int(p.listenPort), reconciledAt: p.reconciledAt, ready: p.ready)
+                listenPort: Int(p.listenPort), reconciledAt: scheduler.reconciledAt(p.key), ready: p.ready,
+                kinds: p.kinds.sorted().compactMap { ObjectKind(rawValue: $0)?.name }, features: p.features)
         }
     }
 
     /// Dials `address` now (ignoring backoff) and remembers it.
     public func connect(_ address: String) throws(PeerCommandError) {
-        guard let hp = parseHostPort(address) else {
+        guard let hp = HostPort(address) else {
             throw PeerCommandError(description: "address must be HOST:PORT, got \"\(address)\"")
         }
-        let normalized = hp.host.contains(":") ? "[\(hp.host)]:\(hp.port)" : "\(hp.host):\(hp.port)"
-        try? node.database.rememberAddress(
-            host: hp.host, port: hp.port, nodeID: nil, source: "manual", seen: UInt64(Self.now()))
-        dialFailures[normalized] = 0
-        if !isConnected(to: normalized) && !dialing.contains(normalized) { requestDial(normalized, now: Self.now()) }
+        let normalized = hp.description
+        try? node.database.rememberAddress(host: hp.host, port: hp.port, nodeID: nil, source: "manual", seen: UInt64(now()))
+        dialState[normalized]?.failures = 0
+        if !isConnected(to: normalized) && !dialing.contains(normalized) { requestDial(normalized, now: now()) }
     }
 
     /// Closes links to a node id (hex) or an address (`host:port`). Returns how many were closed.
     public func disconnect(_ target: String) -> Int {
         let keys = peers.values.filter { p in
-            p.nodeID?.hex == target.lowercased() || "\(p.remoteHost):\(p.remotePort)" == target || p.dialed == target
+            p.nodeID?.hex == target.lowercased() || HostPort(host: p.remoteHost, port: p.remotePort).description == target
+                || p.dialed == target
         }.map(\.key)
         for k in keys { closePeer(k, reason: "disconnected by operator", misbehaving: false) }
         return keys.count
@@ -82,12 +88,13 @@ extension PeerManager {
     /// Bans a node id (64 hex digits) or an IP address for `seconds`, and drops matching links.
     public func ban(_ target: String, seconds: UInt64, reason: String) throws(PeerCommandError) -> BanRecord {
         let key = try Self.banKey(target)
-        let now = UInt64(Self.now())
+        let now = UInt64(now())
         do {
             try node.database.ban(key, until: now + seconds, reason: reason, now: now)
         } catch {
             throw PeerCommandError(description: "could not store the ban: \(error)")
         }
+        banCache.at = -1
         for p in peers.values where key == "node:\(p.nodeID?.hex ?? "")" || key == "ip:\(p.remoteHost)" {
             closePeer(p.key, reason: "banned by operator", misbehaving: false)
         }
@@ -96,11 +103,12 @@ extension PeerManager {
 
     public func unban(_ target: String) throws(PeerCommandError) -> Bool {
         let key = try Self.banKey(target)
+        banCache.at = -1
         return (try? node.database.unban(key)) ?? false
     }
 
     public func bans() -> [BanRecord] {
-        (try? node.database.bans(now: UInt64(Self.now()))) ?? []
+        (try? node.database.bans(now: UInt64(now()))) ?? []
     }
 
     static func banKey(_ target: String) throws(PeerCommandError) -> String {
@@ -113,7 +121,7 @@ extension PeerManager {
     public func syncStatus() -> SyncStatus {
         let ready = peers.values.filter(\.ready)
         let outstanding = peers.values.reduce(0) { $0 + $1.requested.count + $1.requestedShort.count }
-        let reconciledNow = ready.filter { $0.reconciledAt != nil }
+        let reconciledNow = ready.filter { scheduler.reconciledAt($0.key) != nil }
         return SyncStatus(
             peersReconciled: reconciledPeers.count, lastReconciledAt: reconciledPeers.values.max(),
             connectedPeers: ready.count, inSync: !reconciledNow.isEmpty && outstanding == 0,
@@ -133,12 +141,11 @@ extension PeerManager {
         return out
     }
 
-    /// Starts reconciliation with every connected peer now (after a partition heals, say).
-    /// Queues a reconciliation with every connected peer; they run one after another.
+    /// Queues a reconciliation with every connected peer (after a partition heals, say); they run
+    /// one after another. - Returns: how many were queued.
     public func reconcileAll() -> Int {
-        let keys = peers.values.filter { $0.ready && !$0.reconciling }.map(\.key)
-        for k in keys { peers[k]?.reconcilePending = true }
-        startNextPendingReconciliation()
+        let keys = peers.values.filter { $0.ready && !scheduler.isReconciling($0.key) }.map(\.key).sorted()
+        if let start = scheduler.request(keys, now: now()) { startReconciliation(with: start) }
         return keys.count
     }
 }

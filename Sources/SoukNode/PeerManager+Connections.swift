@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 public import ServiceLifecycle
 import SoukCore
+import SoukCrypto
 import SoukWire
 import SoukStore
 
@@ -37,9 +38,8 @@ extension PeerManager: Service {
         try await bind()
         guard let listener else { return }
         await node.setPublishHandler { [weak self] object in await self?.published(object) }
-        // Links reconcile when they open; periodic anti-entropy starts one interval later.
-        lastReconcileAt = Self.now()
-        logger.info("p2p listening", metadata: ["p2p.address": "\(settings.listenHost):\(boundPort)"])
+        logger.info(
+            "p2p listening", metadata: ["p2p.address": "\(HostPort(host: settings.listenHost, port: boundPort))"])
         let dials = dialRequests
         do {
             try await cancelWhenGracefulShutdown {
@@ -94,14 +94,14 @@ extension PeerManager: Service {
 
     func flush() {
         flushScheduled = false
-        performRouter(router.tick(now: Self.now()))
+        performRouter(router.tick(now: now()))
         scheduleFlush()
     }
 
-    /// Flushes gossip as a safety net; once a second runs link timers, keeps outbound links up
-    /// and starts periodic anti-entropy.
+    /// Flushes gossip as a safety net; once a second runs link timers, keeps outbound links up,
+    /// expires deferred objects and starts the reconciliation the scheduler asks for.
     func tick() {
-        let now = Self.now()
+        let now = now()
         performRouter(router.tick(now: now))
         scheduleFlush()
         guard now - lastMaintenance >= 1 else { return }
@@ -112,55 +112,43 @@ extension PeerManager: Service {
             peers[key] = peer
             perform(actions, for: key)
         }
-        for (key, peer) in peers where peer.reconciling && now - peer.reconcileStartedAt > 60 {
-            // A peer that stops answering mid-reconciliation must not block the others.
-            peers[key]!.reconciling = false
-        }
         maintainOutbound(now: now)
-        pruneAuthorUpdates(now: now)
-        if now - lastReconcileAt >= settings.reconcileInterval, !peers.values.contains(where: \.reconciling),
-            let key = peers.values.filter({ $0.ready && !$0.reconciling }).randomElement()?.key
-        {
-            lastReconcileAt = now
-            startReconciliation(with: key)
-        }
+        authorRates.prune(now: now)
+        deferred.expire(now: now)
+        if let key = scheduler.tick(now: now, random: &random) { startReconciliation(with: key) }
     }
 
     private func maintainOutbound(now: Double) {
-        var outbound = peers.values.filter { $0.direction == .outbound }.count + dialing.count
+        let outbound = peers.values.filter { $0.direction == .outbound }.count + dialing.count
         guard outbound < settings.outboundTarget else { return }
-        var candidates = settings.connect
+        var known: [String] = []
         if settings.discover {
-            let known = (try? node.database.addresses(limit: 500)) ?? []
-            candidates += known.filter { r in
-                !(r.nodeID.map { id in isBanned(node: NodeID(publicKey: id)!) } ?? false)
+            known = ((try? node.database.addresses(limit: 500)) ?? []).filter { r in
+                !(r.nodeID.map { isBanned("node:\(Hex.encode($0))") } ?? false)
             }.map(\.hostPort)
         }
-        for address in candidates where outbound < settings.outboundTarget {
-            guard !isConnected(to: address), !dialing.contains(address), !selfAddresses.contains(address) else {
-                continue
-            }
-            let backoff = min(300, pow(2, Double(min(dialFailures[address] ?? 0, 9))))
-            if let last = lastDial[address], now - last < backoff { continue }
-            requestDial(address, now: now)
-            outbound += 1
-        }
+        let candidates = ConnectionPolicy.dialCandidates(
+            configured: settings.connect, known: known, slots: settings.outboundTarget - outbound,
+            skip: { self.isConnected(to: $0) || self.dialing.contains($0) || self.selfAddresses.contains($0) },
+            state: dialState, now: now)
+        for address in candidates { requestDial(address, now: now) }
     }
 
     func requestDial(_ address: String, now: Double) {
-        lastDial[address] = now
+        dialState[address, default: .init()].lastDial = now
         dialing.insert(address)
         dialContinuation.yield(address)
     }
 
     func isConnected(to address: String) -> Bool {
         peers.values.contains { p in
-            p.dialed == address || (p.listenPort != 0 && "\(p.remoteHost):\(p.listenPort)" == address)
+            p.dialed == address
+                || (p.listenPort != 0 && HostPort(host: p.remoteHost, port: Int(p.listenPort)).description == address)
         }
     }
 
     private func dialAndServe(_ address: String) async {
-        guard let hp = parseHostPort(address) else {
+        guard let hp = HostPort(address) else {
             dialFinished(address, connected: false)
             return
         }
@@ -183,8 +171,8 @@ extension PeerManager: Service {
     func dialFinished(_ address: String, connected: Bool) {
         dialing.remove(address)
         if !connected {
-            dialFailures[address, default: 0] += 1
-            try? node.database.recordAttempt(hostPort: address, success: false, nodeID: nil, now: UInt64(Self.now()))
+            dialState[address, default: .init()].failures += 1
+            try? node.database.recordAttempt(hostPort: address, success: false, nodeID: nil, now: UInt64(now()))
         }
     }
 
@@ -195,13 +183,16 @@ extension PeerManager: Service {
     ) -> Int? {
         if let dialed { dialing.remove(dialed) }
         if direction == .inbound {
-            if isBanned(ip: host) {
+            if isBanned("ip:\(host)") {
                 logger.info("refused inbound link from banned address", metadata: ["peer.address": "\(host)"])
                 return nil
             }
             let inbound = peers.values.filter { $0.direction == .inbound }
             if inbound.count >= settings.maxInbound {
-                guard let victim = evictionCandidate(inbound) else {
+                let candidates = inbound.map {
+                    ConnectionPolicy.InboundPeer(key: $0.key, host: $0.remoteHost, since: $0.since, lastUseful: $0.lastUseful)
+                }
+                guard let victim = ConnectionPolicy.evictionCandidate(candidates) else {
                     logger.info("refused inbound link: inbound limit reached", metadata: ["peer.address": "\(host)"])
                     return nil
                 }
@@ -210,28 +201,6 @@ extension PeerManager: Service {
         }
         return register(
             direction: direction, remoteHost: host, remotePort: port, dialed: dialed, outbox: outbox, queued: queued)
-    }
-
-    /// Picks an inbound peer to evict, keeping a diverse set: protects the longest-connected and
-    /// the most recently useful peers and one peer per network group, then evicts the newest
-    /// peer of the most crowded group.
-    func evictionCandidate(_ inbound: [Peer]) -> Int? {
-        var pool = inbound
-        let protectedOld = Set(pool.sorted { $0.since < $1.since }.prefix(4).map(\.key))
-        let protectedUseful = Set(pool.sorted { $0.lastUseful > $1.lastUseful }.prefix(4).map(\.key))
-        pool.removeAll { protectedOld.contains($0.key) || protectedUseful.contains($0.key) }
-        let groups = Dictionary(grouping: pool, by: { Self.netGroup($0.remoteHost) })
-        guard let crowded = groups.max(by: { $0.value.count < $1.value.count })?.value, !crowded.isEmpty else {
-            return nil
-        }
-        if groups.count > 1 && crowded.count == 1 { return nil }
-        return crowded.max { $0.since < $1.since }?.key
-    }
-
-    /// The /16 of an IPv4 address, the /32 of an IPv6 one.
-    static func netGroup(_ host: String) -> String {
-        if host.contains(":") { return host.split(separator: ":").prefix(2).joined(separator: ":") }
-        return host.split(separator: ".").prefix(2).joined(separator: ".")
     }
 
     private func serve(_ channel: PeerChannel, direction: PeerLink.Direction, dialed: String?) async {
@@ -274,7 +243,8 @@ extension PeerManager: Service {
                 self.connectionEnded(key)
             }
         } catch {
-            logger.debug("link ended", metadata: ["peer.address": "\(host):\(port)", "error": "\(error)"])
+            logger.debug(
+                "link ended", metadata: ["peer.address": "\(HostPort(host: host, port: port))", "error": "\(error)"])
         }
     }
 }

@@ -120,6 +120,8 @@ extension NodeRPC {
             "listen_port": .int(Int64(p.listenPort)),
             "reconciled_at": p.reconciledAt.map { .int(Int64($0)) } ?? .null,
             "ready": .bool(p.ready),
+            "kinds": .array(p.kinds.map(JSONValue.string)),
+            "features": .array(p.features.map(JSONValue.string)),
         ]
     }
 

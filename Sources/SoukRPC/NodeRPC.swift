@@ -32,6 +32,7 @@ public struct NodeRPC: Sendable {
             RPCMethod("rpc.discover") { _ in try OpenRPC.document() },
             RPCMethod("node.info") { _ in
                 let counts = try await node.database.counts(now: node.now())
+                let objects = try node.database.objectCounts()
                 var o: [String: JSONValue] = [
                     "node_id": .string(node.nodeID.hex),
                     "network": .string(node.network.rawValue),
@@ -39,6 +40,8 @@ public struct NodeRPC: Sendable {
                     "started_at": .int(Int64(node.startedAt)),
                     "uptime_seconds": .int(Int64(await node.now()) - Int64(node.startedAt)),
                     "listings": ["active": .int(Int64(counts.listings)), "retracted": .int(Int64(counts.retractions))],
+                    "objects": .object(
+                        Dictionary(uniqueKeysWithValues: ObjectRegistry.kinds.map { ($0.name, JSONValue.int(Int64(objects[$0] ?? 0))) })),
                 ]
                 for (k, v) in await info() { o[k] = v }
                 if let peers { o["sync"] = await Self.syncJSON(peers) }
@@ -105,7 +108,7 @@ public struct NodeRPC: Sendable {
                     ]
                 }
             },
-        ] + peerMethods
+        ] + peerMethods + profileMethods
     }
 
     /// Maps node errors to JSON-RPC errors; anything else becomes -32603 at the dispatcher.
@@ -137,6 +140,9 @@ public struct NodeRPC: Sendable {
             return RPCError(code: RPCError.AppCode.quotaExceeded, message: e.description, data: ["limit": .int(Int64(limit))])
         case .conflict:
             return RPCError(code: RPCError.AppCode.conflict, message: e.description)
+        case .profileNotFound(let id):
+            return RPCError(
+                code: RPCError.AppCode.profileNotFound, message: e.description, data: ["node_id": .string(id.hex)])
         default:
             return RPCError(code: RPCError.AppCode.nodeError, message: e.description)
         }
@@ -245,9 +251,4 @@ public struct NodeRPC: Sendable {
         guard anything else { throw .invalidParams("nothing to update: give at least one field to change") }
         return c
     }
-}
-
-/// The version string reported by `node.info` and `souk --version`.
-public enum SoukVersion {
-    public static let string = "0.1.0"
 }

@@ -43,6 +43,7 @@ public struct RPCError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let quotaExceeded = -32005
         public static let conflict = -32006
         public static let peerNotFound = -32007
+        public static let profileNotFound = -32008
     }
 
     public var json: JSONValue {

@@ -1,4 +1,4 @@
-public import SoukCore
+import SoukCore
 import GRDB
 import Foundation
 
@@ -13,7 +13,7 @@ public struct AddressRecord: Sendable, Equatable {
     public var lastSuccess: UInt64
     public var failures: Int
 
-    public var hostPort: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    public var hostPort: String { HostPort(host: host, port: port).description }
 }
 
 /// A ban on a node id (`node:<hex>`) or an IP address (`ip:<address>`).
@@ -32,79 +32,11 @@ public struct BanRecord: Sendable, Equatable {
 }
 
 extension SoukDatabase {
-    /// Every current object as (timestamp, id): unexpired listings by `updated_at`, tombstones by
-    /// `retracted_at`. This is the set peers reconcile.
-    public func reconItems(now: UInt64) throws -> [(timestamp: UInt64, id: ObjectID)] {
-        try writer.read { db in
-            let rows = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT updated_at AS ts, object_id FROM listings WHERE expires_at > ?
-                    UNION ALL SELECT retracted_at AS ts, object_id FROM retractions
-                    """,
-                arguments: [Int64(now)])
-            return rows.map { (UInt64($0["ts"] as Int64), ObjectID(bytes: ($0["object_id"] as Data).bytes)) }
-        }
-    }
-
-    /// True if an object with this id is held (as a current listing version or a tombstone).
-    public func hasObject(_ id: ObjectID) throws -> Bool {
-        try writer.read { db in
-            try Bool.fetchOne(
-                db,
-                sql: """
-                    SELECT EXISTS(SELECT 1 FROM listings WHERE object_id = ?)
-                        OR EXISTS(SELECT 1 FROM retractions WHERE object_id = ?)
-                    """,
-                arguments: [id.bytes.data, id.bytes.data]) ?? false
-        }
-    }
-
-    /// The envelopes held for these ids (unknown ids are skipped).
-    public func envelopes(_ ids: [ObjectID]) throws -> [(id: ObjectID, envelope: [UInt8])] {
-        try writer.read { db in
-            var out: [(ObjectID, [UInt8])] = []
-            for id in ids {
-                let row = try Row.fetchOne(
-                    db,
-                    sql: """
-                        SELECT envelope FROM listings WHERE object_id = ?
-                        UNION ALL SELECT envelope FROM retractions WHERE object_id = ? LIMIT 1
-                        """,
-                    arguments: [id.bytes.data, id.bytes.data])
-                if let row { out.append((id, (row["envelope"] as Data).bytes)) }
-            }
-            return out
-        }
-    }
-
-    /// The envelopes whose ids start with these 16-byte prefixes.
-    public func envelopes(prefixes: [[UInt8]]) throws -> [(id: ObjectID, envelope: [UInt8])] {
-        try writer.read { db in
-            var out: [(ObjectID, [UInt8])] = []
-            for p in prefixes {
-                let lo = (p + [UInt8](repeating: 0, count: 32 - p.count)).data
-                let hi = (p + [UInt8](repeating: 0xff, count: 32 - p.count)).data
-                for row in try Row.fetchAll(
-                    db,
-                    sql: """
-                        SELECT object_id, envelope FROM listings WHERE object_id BETWEEN ? AND ?
-                        UNION ALL SELECT object_id, envelope FROM retractions WHERE object_id BETWEEN ? AND ?
-                        """,
-                    arguments: [lo, hi, lo, hi])
-                {
-                    out.append((ObjectID(bytes: (row["object_id"] as Data).bytes), (row["envelope"] as Data).bytes))
-                }
-            }
-            return out
-        }
-    }
-
     // MARK: Address book
 
     /// Adds an address or refreshes what is known about it.
     public func rememberAddress(host: String, port: Int, nodeID: [UInt8]?, source: String, seen: UInt64) throws {
-        let key = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        let key = HostPort(host: host, port: port).description
         try writer.write { db in
             try db.execute(
                 sql: """

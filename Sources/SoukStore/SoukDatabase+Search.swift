@@ -139,7 +139,8 @@ extension SoukDatabase {
         }
         return try writer.read { db in
             let sql = """
-                SELECT l.* FROM listings l WHERE \(filters.joined(separator: " AND ")) ORDER BY \(order) LIMIT ?
+                SELECT l.*, o.envelope FROM listings l JOIN objects o ON o.id = l.object_id
+                WHERE \(filters.joined(separator: " AND ")) ORDER BY \(order) LIMIT ?
                 """
             let cursor = try Row.fetchCursor(db, sql: sql, arguments: StatementArguments(args + [limit + 1]))
             var hits: [SearchPage.Hit] = []
@@ -171,7 +172,7 @@ extension SoukDatabase {
             let marks = Array(repeating: "?", count: rowids.count).joined(separator: ",")
             var out: [Int64: StoredListing] = [:]
             for row in try Row.fetchAll(
-                db, sql: "SELECT * FROM listings WHERE rowid IN (\(marks))", arguments: StatementArguments(rowids))
+                db, sql: "\(Self.listingSelect) WHERE l.rowid IN (\(marks))", arguments: StatementArguments(rowids))
             {
                 out[row["rowid"]] = try StoredListing(row: row)
             }

@@ -1,4 +1,4 @@
-public import GRDB
+import GRDB
 import Foundation
 
 /// The one owner of a node's SQLite file (STYLE "One database owner").
@@ -13,7 +13,7 @@ import Foundation
 /// concurrently with writes. Otherwise every 1 000 pages one unlucky write pays for the copy and
 /// the fsync, and on a testnet every node pays at the same object.
 public struct SoukDatabase: Sendable {
-    public let writer: any DatabaseWriter
+    let writer: any DatabaseWriter
     /// A second connection that only runs checkpoints; `nil` for in-memory databases.
     let checkpointer: DatabaseQueue?
 
@@ -158,6 +158,7 @@ public struct SoukDatabase: Sendable {
                     );
                     """)
         }
+        m.registerMigration("v3-objects") { db in try Self.migrateToObjectTable(db) }
         return m
     }
 }

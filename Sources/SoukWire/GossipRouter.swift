@@ -56,7 +56,7 @@ public struct GossipRouter: Sendable {
         /// The mode for trees without an override (and for objects without a known author).
         var eager = true
         var trees: [TreeID: Bool] = [:]
-        var known = BoundedSet<ObjectID>(capacity: 50_000)
+        var known = BoundedFIFO<ObjectID>(capacity: 50_000)
         var outbox: [ObjectID] = []
         /// When we last sent this peer a prune for a tree (`[]`: the plain prune).
         var prunedAt: [TreeID: Double] = [:]
@@ -92,7 +92,7 @@ public struct GossipRouter: Sendable {
     public var hasPendingWork: Bool { !missing.isEmpty || peers.values.contains { !$0.outbox.isEmpty } }
 
     public mutating func addPeer(_ k: PeerKey) {
-        peers[k] = PeerState(known: BoundedSet(capacity: settings.knownPerPeer))
+        peers[k] = PeerState(known: BoundedFIFO(capacity: settings.knownPerPeer))
     }
 
     public mutating func removePeer(_ k: PeerKey) {
@@ -112,7 +112,7 @@ public struct GossipRouter: Sendable {
     public mutating func received(
         _ id: ObjectID, from k: PeerKey, via: Via, isNew: Bool, tree: TreeID = [], now: Double = 0
     ) -> [Action] {
-        peers[k]?.known.insert(id)
+        peers[k]?.known.append(id)
         // The body came, whether or not it was news: stop asking for it.
         missing[id] = nil
         if via == .pull {
@@ -147,7 +147,7 @@ public struct GossipRouter: Sendable {
     /// `k` announced ids; `have` says which we already hold.
     public mutating func announced(_ ids: [ObjectID], from k: PeerKey, now: Double, have: (ObjectID) -> Bool) {
         for id in ids {
-            peers[k]?.known.insert(id)
+            peers[k]?.known.append(id)
             if have(id) { continue }
             if missing[id] != nil {
                 if !missing[id]!.announcers.contains(k) { missing[id]!.announcers.append(k) }
@@ -163,7 +163,7 @@ public struct GossipRouter: Sendable {
         guard peers[k] != nil else { return [] }
         if trees.isEmpty { peers[k]!.eager = true }
         for tree in Set(trees) { peers[k]!.set(tree, eager: true, limit: settings.maxTreesPerPeer) }
-        for id in ids { peers[k]!.known.insert(id) }
+        for id in ids { peers[k]!.known.append(id) }
         return ids.isEmpty ? [] : [.push(k, ids)]
     }
 
@@ -180,7 +180,7 @@ public struct GossipRouter: Sendable {
 
     /// Marks ids as known to `k` (for example, after pushing them during reconciliation).
     public mutating func markKnown(_ ids: [ObjectID], to k: PeerKey) {
-        for id in ids { peers[k]?.known.insert(id) }
+        for id in ids { peers[k]?.known.append(id) }
     }
 
     /// Flushes queued announcements and grafts overdue missing ids.
@@ -224,7 +224,7 @@ public struct GossipRouter: Sendable {
         var actions: [Action] = []
         for k in peers.keys.sorted() where k != source {
             guard !peers[k]!.known.contains(id) else { continue }
-            peers[k]!.known.insert(id)
+            peers[k]!.known.append(id)
             if peers[k]!.isEager(tree) && !lazyOnly {
                 actions.append(.push(k, [id]))
             } else {
@@ -232,30 +232,5 @@ public struct GossipRouter: Sendable {
             }
         }
         return actions
-    }
-}
-
-/// A set that forgets its oldest members beyond `capacity`.
-struct BoundedSet<Element: Hashable & Sendable>: Sendable {
-    let capacity: Int
-    private var members: Set<Element> = []
-    private var order: [Element] = []
-    private var head = 0
-
-    init(capacity: Int) { self.capacity = capacity }
-
-    func contains(_ e: Element) -> Bool { members.contains(e) }
-
-    mutating func insert(_ e: Element) {
-        guard members.insert(e).inserted else { return }
-        order.append(e)
-        if members.count > capacity {
-            members.remove(order[head])
-            head += 1
-            if head > capacity {
-                order.removeFirst(head)
-                head = 0
-            }
-        }
     }
 }

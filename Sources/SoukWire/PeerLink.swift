@@ -13,7 +13,7 @@ public struct PeerLink: Sendable {
         /// The peer proved this identity.
         case established(NodeID)
         /// The peer's `hello` arrived: the link is ready for gossip.
-        case ready(listenPort: UInt16, userAgent: String)
+        case ready(PeerMessage.Hello)
         /// A message for the node to act on.
         case deliver(PeerMessage)
         /// Close the link; `misbehaving` means the peer broke a rule and should be banned.
@@ -51,6 +51,10 @@ public struct PeerLink: Sendable {
     private let settings: Settings
     private let listenPort: UInt16
     private let userAgent: String
+    private let kinds: [UInt8]
+    private let features: [String]
+    /// The source of ping nonces (injected, so tests replay identically).
+    private var random: SplitMix64
     private let startedAt: Double
     private var lastReceived: Double
     private var lastPingSent: Double
@@ -62,9 +66,13 @@ public struct PeerLink: Sendable {
     public init(
         direction: Direction, identity: SigningKey, network: String, expectedPeer: NodeID? = nil,
         listenPort: UInt16, userAgent: String, now: Double, settings: Settings = Settings(),
-        ephemeral: X25519KeyPair = .generate()
+        ephemeral: X25519KeyPair = .generate(), kinds: [UInt8] = ObjectRegistry.kinds.map { $0.rawValue },
+        features: [String] = PeerLink.features, random: SplitMix64 = .system()
     ) {
         self.direction = direction
+        self.kinds = kinds
+        self.features = features
+        self.random = random
         self.settings = settings
         self.listenPort = listenPort
         self.userAgent = userAgent
@@ -98,6 +106,9 @@ public struct PeerLink: Sendable {
         return [.send(FrameCodec.lengthBytes(msg1.count) + msg1)]
     }
 
+    /// The optional features this release supports, advertised in `hello`.
+    public static let features = ["prune-trees"]
+
     /// Handles one frame body from the codec.
     public mutating func receive(frameBody body: [UInt8], now: Double) -> [Action] {
         lastReceived = now
@@ -112,7 +123,10 @@ public struct PeerLink: Sendable {
                 if var session = step.session {
                     peer = session.peer
                     actions.append(.established(session.peer))
-                    let hello = PeerMessage.hello(listenPort: listenPort, userAgent: userAgent, time: UInt64(now))
+                    let hello = PeerMessage.hello(
+                        PeerMessage.Hello(
+                            listenPort: listenPort, userAgent: userAgent, time: UInt64(now), kinds: kinds,
+                            features: features))
                     actions.append(.send(session.seal(hello.encoded())))
                     state = .awaitingHello(session)
                 } else {
@@ -153,11 +167,11 @@ public struct PeerLink: Sendable {
 
     private mutating func handle(_ message: PeerMessage, session: Session, now: Double) -> [Action] {
         if case .awaitingHello = state {
-            guard case .hello(let port, let ua, _) = message else {
+            guard case .hello(let hello) = message else {
                 return close("first message was \(message.name), expected hello", misbehaving: true)
             }
             state = .open(session)
-            return [.ready(listenPort: port, userAgent: ua)]
+            return [.ready(hello)]
         }
         switch message {
         case .hello:
@@ -212,7 +226,7 @@ public struct PeerLink: Sendable {
             }
             if now - lastPingSent >= settings.pingInterval, case .open = state {
                 lastPingSent = now
-                let nonce = UInt64.random(in: 1...UInt64.max)
+                let nonce = max(1, random.next())
                 pendingPing = (nonce, now)
                 return send(.ping(nonce))
             }

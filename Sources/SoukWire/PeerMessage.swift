@@ -35,7 +35,7 @@ public struct PeerAddress: Hashable, Sendable, CustomStringConvertible {
 /// mandatory (an unknown one closes the link).
 public enum PeerMessage: Sendable, Equatable {
     /// 0x01, first message in each direction.
-    case hello(listenPort: UInt16, userAgent: String, time: UInt64)
+    case hello(Hello)
     /// 0x02 / 0x03 keep-alive.
     case ping(UInt64)
     case pong(UInt64)
@@ -60,7 +60,41 @@ public enum PeerMessage: Sendable, Equatable {
     /// 0x80+ a type this node does not know and may ignore.
     case optional(type: UInt8)
 
+    /// The fields of `hello`. `kinds` and `features` travel in an extension after `time`; a hello
+    /// without it (`kinds == nil`) comes from a release that knew kinds 1 and 2 and no features.
+    public struct Hello: Sendable, Equatable {
+        public var listenPort: UInt16
+        public var userAgent: String
+        public var time: UInt64
+        /// The object kind bytes the sender stores and relays, or `nil` for a hello without the extension.
+        public var kinds: [UInt8]?
+        /// Optional protocol features the sender supports (for example `prune-trees`).
+        public var features: [String]
+
+        /// The kinds a hello without the extension implies: listing and listing-retraction.
+        public static let legacyKinds: [UInt8] = [1, 2]
+
+        public init(listenPort: UInt16, userAgent: String, time: UInt64, kinds: [UInt8]? = nil, features: [String] = []) {
+            self.listenPort = listenPort
+            self.userAgent = userAgent
+            self.time = time
+            self.kinds = kinds
+            self.features = features
+        }
+
+        /// The kinds the sender supports, with the legacy default.
+        public var supportedKinds: [UInt8] { kinds ?? Self.legacyKinds }
+    }
+
+    /// A hello without the kinds-and-features extension.
+    public static func hello(listenPort: UInt16, userAgent: String, time: UInt64) -> PeerMessage {
+        .hello(Hello(listenPort: listenPort, userAgent: userAgent, time: time))
+    }
+
     public enum Limits {
+        public static let maxKinds = 255
+        public static let maxFeatures = 32
+        public static let maxFeatureBytes = 32
         public static let maxIDs = 1_000
         public static let maxObjects = 256
         public static let maxAddresses = 100
@@ -109,11 +143,16 @@ public enum PeerMessage: Sendable, Equatable {
         var w = ByteWriter()
         w.writeByte(typeByte)
         switch self {
-        case .hello(let port, let ua, let time):
-            w.writeByte(UInt8(port >> 8))
-            w.writeByte(UInt8(port & 0xff))
-            w.writeString(ua)
-            w.writeVarint(time)
+        case .hello(let h):
+            w.writeByte(UInt8(h.listenPort >> 8))
+            w.writeByte(UInt8(h.listenPort & 0xff))
+            w.writeString(h.userAgent)
+            w.writeVarint(h.time)
+            if let kinds = h.kinds {
+                w.writeLengthPrefixed(kinds)
+                w.writeVarint(UInt64(h.features.count))
+                for f in h.features { w.writeString(f) }
+            }
         case .ping(let n), .pong(let n):
             w.writeVarint(n)
         case .objects(let envelopes):
@@ -156,7 +195,15 @@ public enum PeerMessage: Sendable, Equatable {
                 let hi = try r.readByte("listen port")
                 let lo = try r.readByte("listen port")
                 let ua = try r.readString("user agent", maxBytes: Limits.maxUserAgentBytes)
-                self = .hello(listenPort: UInt16(hi) << 8 | UInt16(lo), userAgent: ua, time: try r.readVarint("time"))
+                var hello = Hello(listenPort: UInt16(hi) << 8 | UInt16(lo), userAgent: ua, time: try r.readVarint("time"))
+                if !r.isAtEnd {
+                    hello.kinds = try r.readLengthPrefixed("kinds", maxLength: Limits.maxKinds)
+                    let n = try PeerMessage.count(&r, max: Limits.maxFeatures)
+                    for _ in 0..<n { hello.features.append(try r.readString("feature", maxBytes: Limits.maxFeatureBytes)) }
+                }
+                // Later releases may append further fields: what follows is ignored, not refused.
+                self = .hello(hello)
+                return
             case 0x02: self = .ping(try r.readVarint("nonce"))
             case 0x03: self = .pong(try r.readVarint("nonce"))
             case 0x10:

@@ -77,6 +77,9 @@ public struct ReconMessage: Sendable, Equatable {
 
     public init(ranges: [ReconRange]) { self.ranges = ranges }
 
+    /// The "done" message: one skip range up to infinity.
+    public static let done = ReconMessage(ranges: [ReconRange(upper: .infinity, mode: .skip)])
+
     /// True when every range is `skip`: the receiver is done and sends nothing back.
     public var isDone: Bool { ranges.allSatisfy { $0.mode == .skip } }
 
@@ -130,7 +133,10 @@ public struct ReconMessage: Sendable, Equatable {
             previous = bound
             ranges.append(ReconRange(upper: bound, mode: mode))
         }
-        guard previous == .infinity else { throw WireError.malformedMessage("the last range must end at infinity") }
+        // A bound is the point (timestamp, prefix padded with zeros): (2^64 − 1, 00) is infinity too.
+        guard !ReconBound.lessThan(previous, .infinity) else {
+            throw WireError.malformedMessage("the last range must end at infinity")
+        }
         self.ranges = ranges
     }
 }
@@ -148,21 +154,71 @@ extension ReconBound {
     }
 }
 
+/// The set a node reconciles, as the reconciler reads it: fingerprints and items of ranges.
+/// `SortedReconItems` holds one in memory; the node reads its store, where the fingerprint of the
+/// whole set comes from running totals, so a round between two nodes in sync costs no scan.
+public protocol ReconSet: Sendable {
+    /// Fingerprint and number of the items in `[lower, upper)`.
+    func summary(from lower: ReconBound, to upper: ReconBound) -> (fingerprint: [UInt8], count: Int)
+    /// The items in `[lower, upper)`, in order.
+    func items(from lower: ReconBound, to upper: ReconBound) -> [ReconItem]
+}
+
+/// A reconciled set held in memory, sorted once.
+public struct SortedReconItems: ReconSet {
+    public let items: [ReconItem]
+
+    public init(_ items: [ReconItem]) { self.items = items.sorted() }
+
+    public func summary(from lower: ReconBound, to upper: ReconBound) -> (fingerprint: [UInt8], count: Int) {
+        let slice = self.slice(lower, upper)
+        return (Reconciler.fingerprint(slice), slice.count)
+    }
+
+    public func items(from lower: ReconBound, to upper: ReconBound) -> [ReconItem] { Array(slice(lower, upper)) }
+
+    private func slice(_ lower: ReconBound, _ upper: ReconBound) -> ArraySlice<ReconItem> {
+        let lo = lower == .zero ? 0 : firstIndex(atOrAbove: lower)
+        let hi = max(lo, firstIndex(atOrAbove: upper))
+        return items[lo..<hi]
+    }
+
+    private func firstIndex(atOrAbove bound: ReconBound) -> Int {
+        if bound == .infinity { return items.count }
+        var lo = 0
+        var hi = items.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if bound.isAbove(items[mid]) { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+}
+
 /// Range-based set reconciliation in the manner of negentropy, over this node's current items.
 /// Pure: `process` turns a received round into the reply plus what to fetch and what to push.
-/// Cost is about the size of the difference: equal ranges collapse to one fingerprint.
+/// Cost is about the size of the difference: equal ranges collapse to one fingerprint, and only
+/// ranges that differ are read item by item.
 public struct Reconciler: Sendable {
     /// A differing range with more items than this is split into `branching` sub-ranges.
     public static let idListThreshold = 32
     public static let branching = 16
 
-    public let items: [ReconItem]
+    public let set: any ReconSet
 
-    public init(items: [ReconItem]) { self.items = items.sorted() }
+    public init(set: any ReconSet) { self.set = set }
+
+    /// A reconciler over items held in memory.
+    public init(items: [ReconItem]) { self.init(set: SortedReconItems(items)) }
 
     /// What the initiator sends first: one fingerprint (or the id list when small) of everything.
     public func initialMessage() -> ReconMessage {
-        ReconMessage(ranges: summarise(items[...], upper: .infinity))
+        let whole = set.summary(from: .zero, to: .infinity)
+        if whole.count <= Reconciler.idListThreshold {
+            let ids = set.items(from: .zero, to: .infinity).map { ShortID($0.id) }
+            return ReconMessage(ranges: [ReconRange(upper: .infinity, mode: .idList(ids))])
+        }
+        return ReconMessage(ranges: [ReconRange(upper: .infinity, mode: .fingerprint(whole.fingerprint))])
     }
 
     /// The outcome of processing one received round.
@@ -179,69 +235,55 @@ public struct Reconciler: Sendable {
         var out: [ReconRange] = []
         var need: [ShortID] = []
         var have: [ObjectID] = []
-        var lowerIndex = 0
+        var lower = ReconBound.zero
         for (index, range) in message.ranges.enumerated() {
+            defer { lower = range.upper }
             // Every reply must stay decodable (at most `maxRanges`): split only while the budget
             // allows; a range left whole is split in a later round.
             let stillToAnswer = message.ranges.count - index - 1
             let maySplit = out.count + stillToAnswer + Reconciler.branching <= ReconMessage.maxRanges
-            let upperIndex = firstIndex(atOrAbove: range.upper, from: lowerIndex)
-            let mine = items[lowerIndex..<upperIndex]
             switch range.mode {
             case .skip:
                 out.append(ReconRange(upper: range.upper, mode: .skip))
             case .fingerprint(let theirs):
-                if Reconciler.fingerprint(mine) == theirs {
+                let mine = set.summary(from: lower, to: range.upper)
+                if mine.fingerprint == theirs {
                     out.append(ReconRange(upper: range.upper, mode: .skip))
+                } else if mine.count <= Reconciler.idListThreshold || maySplit {
+                    out += summarise(set.items(from: lower, to: range.upper), upper: range.upper)
                 } else {
-                    out += summarise(mine, upper: range.upper, forceSplitOrList: maySplit)
+                    out.append(ReconRange(upper: range.upper, mode: .fingerprint(mine.fingerprint)))
                 }
             case .idList(let theirs):
+                let mine = set.items(from: lower, to: range.upper)
                 let theirSet = Set(theirs)
                 let mineShort = Set(mine.map { ShortID($0.id) })
                 need += theirs.filter { !mineShort.contains($0) }
                 have += mine.filter { !theirSet.contains(ShortID($0.id)) }.map(\.id)
                 out.append(ReconRange(upper: range.upper, mode: .skip))
             }
-            lowerIndex = upperIndex
         }
         let merged = Reconciler.mergeSkips(out)
         let reply = merged.allSatisfy { $0.mode == .skip } ? nil : ReconMessage(ranges: merged)
         return Outcome(reply: reply, need: need, have: have)
     }
 
-    /// Describes `slice` (the items below `upper`): an id list when small, else fingerprints of
-    /// `branching` sub-ranges (or one fingerprint at the top level).
-    private func summarise(_ slice: ArraySlice<ReconItem>, upper: ReconBound, forceSplitOrList: Bool = false)
-        -> [ReconRange]
-    {
-        if slice.count <= Reconciler.idListThreshold {
-            return [ReconRange(upper: upper, mode: .idList(slice.map { ShortID($0.id) }))]
-        }
-        if !forceSplitOrList {
-            return [ReconRange(upper: upper, mode: .fingerprint(Reconciler.fingerprint(slice)))]
+    /// Describes `items` (all below `upper`): an id list when small, else fingerprints of groups of
+    /// `ceil(n / branching)` consecutive items (the last group may be shorter).
+    private func summarise(_ items: [ReconItem], upper: ReconBound) -> [ReconRange] {
+        if items.count <= Reconciler.idListThreshold {
+            return [ReconRange(upper: upper, mode: .idList(items.map { ShortID($0.id) }))]
         }
         var ranges: [ReconRange] = []
-        let per = (slice.count + Reconciler.branching - 1) / Reconciler.branching
-        var start = slice.startIndex
-        while start < slice.endIndex {
-            let end = min(start + per, slice.endIndex)
-            let bound = end == slice.endIndex ? upper : ReconBound.between(items[end - 1], items[end])
+        let per = (items.count + Reconciler.branching - 1) / Reconciler.branching
+        var start = 0
+        while start < items.count {
+            let end = min(start + per, items.count)
+            let bound = end == items.count ? upper : ReconBound.between(items[end - 1], items[end])
             ranges.append(ReconRange(upper: bound, mode: .fingerprint(Reconciler.fingerprint(items[start..<end]))))
             start = end
         }
         return ranges
-    }
-
-    private func firstIndex(atOrAbove bound: ReconBound, from: Int) -> Int {
-        if bound == .infinity { return items.count }
-        var lo = from
-        var hi = items.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if bound.isAbove(items[mid]) { lo = mid + 1 } else { hi = mid }
-        }
-        return lo
     }
 
     /// `BLAKE2b-128(sum mod 2^256 of ids read as little-endian integers || varint count)`.
@@ -258,9 +300,17 @@ public struct Reconciler: Sendable {
                 carry = (o1 ? 1 : 0) + (o2 ? 1 : 0)
             }
         }
-        var w = ByteWriter(capacity: 40)
-        for l in limbs { for b in 0..<8 { w.writeByte(UInt8(truncatingIfNeeded: l >> (8 * UInt64(b)))) } }
-        w.writeVarint(UInt64(slice.count))
+        var sum: [UInt8] = []
+        sum.reserveCapacity(32)
+        for l in limbs { for b in 0..<8 { sum.append(UInt8(truncatingIfNeeded: l >> (8 * UInt64(b)))) } }
+        return fingerprint(sum: sum, count: slice.count)
+    }
+
+    /// The fingerprint of a range from its id sum (32 bytes, little-endian, mod 2^256) and count.
+    public static func fingerprint(sum: [UInt8], count: Int) -> [UInt8] {
+        var w = ByteWriter(capacity: 42)
+        w.writeBytes(sum)
+        w.writeVarint(UInt64(count))
         return Blake2b.hash(w.bytes, outputLength: 16)
     }
 

@@ -75,7 +75,7 @@ struct DaemonCommand: AsyncParsableCommand {
         if let o = outboundTarget { config.outboundTarget = o }
         if noDiscover { config.discover = false }
         for c in connect {
-            guard parseHostPort(c) != nil else { throw CLIError("--connect must be HOST:PORT, got \"\(c)\"") }
+            guard HostPort(c) != nil else { throw CLIError("--connect must be HOST:PORT, got \"\(c)\"") }
         }
         config.peers += connect
 
@@ -88,7 +88,7 @@ struct DaemonCommand: AsyncParsableCommand {
         do { database = try SoukDatabase.open(path: dir.databaseFile) } catch { throw CLIError("\(error)") }
         let node = MarketNode(identity: identity, database: database, network: config.network, logger: logger)
 
-        if !Self.isLoopback(config.rpcBind) {
+        if !HostPort.isLoopback(config.rpcBind) {
             guard config.rpcAllowRemote else {
                 throw CLIError(
                     "refusing to bind JSON-RPC to non-loopback \(config.rpcBind): pass --rpc-allow-remote if you mean it")
@@ -184,10 +184,6 @@ struct DaemonCommand: AsyncParsableCommand {
         } catch {
             throw CLIError("\(error)")
         }
-    }
-
-    static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 }
 

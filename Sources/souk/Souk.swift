@@ -1,4 +1,5 @@
 import ArgumentParser
+import SoukCore
 import SoukRPC
 
 @main
@@ -13,7 +14,7 @@ struct Souk: AsyncParsableCommand {
         version: SoukVersion.string,
         subcommands: [
             InitCommand.self, DaemonCommand.self, ListingCommand.self, SearchCommand.self, NodeCommand.self,
-            PeerCommand.self, RPCCommand.self,
+            PeerCommand.self, ProfileCommand.self, RPCCommand.self,
         ]
     )
 }

@@ -7,6 +7,7 @@ struct VectorFile: Codable {
     var invalidVarints: [InvalidVarintVector]
     var valid: [ValidVector]
     var invalid: [InvalidVector]
+    var characterCounts: [CharacterCountVector]
 }
 
 struct DomainTagVector: Codable {
@@ -36,12 +37,14 @@ struct ValidVector: Codable {
     var publicKey: String
     var listing: ListingFields?
     var retraction: RetractionFields?
+    var profile: ProfileFields?
     var payload: String
     var signedMessage: String
     var signature: String
     var envelope: String
     var objectId: String
-    var listingId: String
+    /// Listings and retractions only.
+    var listingId: String?
 }
 
 struct ListingFields: Codable {
@@ -70,6 +73,19 @@ struct PriceFields: Codable {
     var decimal: String
 }
 
+struct ProfileFields: Codable {
+    var format: UInt8
+    var version: UInt64
+    var updatedAt: UInt64
+    var expiresAt: UInt64
+    var displayName: String
+    var avatarHash: String
+    var addresses: [String]
+    var mailboxes: [String]
+    var arbiters: [String]
+    var languages: [String]
+}
+
 struct RetractionFields: Codable {
     var format: UInt8
     var salt: String
@@ -83,4 +99,14 @@ struct InvalidVector: Codable {
     var now: UInt64
     var envelope: String
     var error: String
+}
+
+/// A text and its lengths; `characters` is the number of extended grapheme clusters (Unicode 17.0,
+/// Swift's `String.count`), which the title and location limits count.
+struct CharacterCountVector: Codable {
+    var text: String
+    var characters: Int
+    var unicodeScalars: Int
+    var utf8Bytes: Int
+    var comment: String
 }

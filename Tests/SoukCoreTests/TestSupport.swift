@@ -148,3 +148,27 @@ func unhex(_ s: String) -> [UInt8] {
     guard let b = Hex.decode(s) else { fatalError("bad hex in test data: \(s)") }
     return b
 }
+
+extension VerifiedObject {
+    /// The tests' view of a listing-layer object's payload.
+    enum Content: Equatable {
+        case listing(Listing)
+        case retraction(ListingRetraction)
+        case other
+    }
+
+    var content: Content {
+        if let l = payload(as: Listing.self) { return .listing(l) }
+        if let r = payload(as: ListingRetraction.self) { return .retraction(r) }
+        return .other
+    }
+
+    /// The listing a listing or a tombstone is about.
+    var listingID: ListingID? {
+        switch content {
+        case .listing(let l): return l.id(seller: signer)
+        case .retraction(let r): return r.id(seller: signer)
+        case .other: return nil
+        }
+    }
+}

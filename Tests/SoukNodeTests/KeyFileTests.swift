@@ -118,6 +118,61 @@ struct KeyFileTests {
         #expect(KeyFileError.malformed("bad seed").description.contains("identity.key is damaged"))
     }
 
+    /// `key_files` in `Specs/vectors/objects.json`: files for the seed 00..1f computed independently
+    /// (PyNaCl) from `Specs/objects.md` §15, with fixed salt and nonce.
+    struct KeyFileVector: Decodable {
+        var name: String
+        var seed: String
+        var publicKey: String
+        var passphrase: String?
+        var derivedKey: String?
+        var file: String
+    }
+
+    struct KeyFileVectors: Decodable {
+        var keyFiles: [KeyFileVector]
+    }
+
+    @Test func specVectorsUnlock() throws {
+        let root = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let data = try Data(contentsOf: root.appendingPathComponent("Specs/vectors/objects.json"))
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let vectors = try decoder.decode(KeyFileVectors.self, from: data).keyFiles
+        #expect(Set(vectors.map(\.name)) == ["plain", "argon2id-minimum", "argon2id-moderate"])
+        for v in vectors {
+            let context = Comment(rawValue: "key file vector \(v.name)")
+            let file = try JSONDecoder().decode(KeyFile.self, from: Data(v.file.utf8))
+            #expect(file.version == 1, context)
+            #expect(file.publicKey == v.publicKey, context)
+            let passphrase = v.passphrase.map { Array($0.utf8) }
+            let key = try file.unlock(passphrase: passphrase)
+            #expect(Hex.encode(key.seed) == v.seed, context)
+            #expect(Hex.encode(key.publicKey) == v.publicKey, context)
+            guard let passphrase else {
+                #expect(file.encryption == "none", context)
+                continue
+            }
+            #expect(file.encryption == KeyFile.encryptedScheme, context)
+            #expect(file.seed == nil, context)
+            #expect(throws: KeyFileError.passphraseRequired) { try file.unlock(passphrase: nil) }
+            // Argon2id at 256 MiB takes a while: the explicit derivation is checked at the small parameters only
+            // (unlocking above already proves the moderate vector).
+            let memLimit = try #require(file.kdfMemlimit, context)
+            guard memLimit <= 8192 else { continue }
+            let opsLimit = try #require(file.kdfOpslimit, context)
+            let salt = try #require(file.kdfSalt.flatMap(Hex.decode), context)
+            let nonce = try #require(file.nonce.flatMap(Hex.decode), context)
+            let derived = try SecretBox.deriveKey(
+                passphrase: passphrase, salt: salt, parameters: .init(opsLimit: opsLimit, memLimit: memLimit))
+            #expect(Hex.encode(derived) == v.derivedKey, context)
+            let sealed = try SecretBox.seal(key.seed, key: derived, nonce: nonce, ad: key.publicKey)
+            #expect(Hex.encode(sealed) == file.ciphertext, context)
+            #expect(throws: KeyFileError.wrongPassphrase) { try file.unlock(passphrase: passphrase + [0x21]) }
+        }
+    }
+
     @Test func writtenFileIsPrivateAndHoldsNoSecretWhenEncrypted() throws {
         let root = try NodeFixture.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: root) }

@@ -211,7 +211,7 @@ struct RPCServerHTTPTests {
             let envelopeBytes = try #require(Hex.decode(envelopeHex))
             let verified = try VerifiedObject(bytes: envelopeBytes, now: UInt64(Date().timeIntervalSince1970))
             #expect(verified.id.hex == created["object_id"]?.stringValue)
-            #expect(verified.listingID.hex == id)
+            #expect(verified.payload(as: Listing.self)?.id(seller: verified.signer).hex == id)
             #expect(verified.signer == s.node.identity.publicKey)
 
             #expect(try await s.call("listing.get", ["listing_id": .string(id)]) == created)

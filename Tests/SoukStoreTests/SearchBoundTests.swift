@@ -1,7 +1,7 @@
 import GRDB
 import SoukCore
 import SoukCrypto
-import SoukStore
+@testable import SoukStore
 import Synchronization
 import Testing
 

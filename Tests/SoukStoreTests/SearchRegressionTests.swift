@@ -73,7 +73,7 @@ struct SearchRegressionTests {
                 price: UInt64(i) * 1_000, category: i % 2 == 0 ? "bikes" : "sofas", country: "DE")
             #expect(try db.apply(obj, now: now) == .inserted)
         }
-        let marker = "FROM listings l WHERE"
+        let marker = "ORDER BY l.rowid DESC LIMIT"
         let categoryOnly = try QueryPlan.of(db, Fixture.query(sort: .newest) { $0.category = "bikes" }, marker: marker)
         #expect(!categoryOnly.contains { $0.contains("TEMP B-TREE") }, "plan: \(categoryOnly)")
 

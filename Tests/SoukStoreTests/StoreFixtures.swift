@@ -91,3 +91,11 @@ enum Fixture {
         return url
     }
 }
+
+extension VerifiedObject {
+    /// The listing a listing or a tombstone is about (the tests' shorthand).
+    var listingID: ListingID {
+        if let l = payload(as: Listing.self) { return l.id(seller: signer) }
+        return payload(as: ListingRetraction.self)!.id(seller: signer)
+    }
+}

@@ -215,11 +215,11 @@ struct GossipRouterTests {
 
     @Test("the per-peer memory of known ids is bounded (oldest forgotten first)")
     func knownBounded() {
-        var set = BoundedSet<Int>(capacity: 3)
-        for i in 0..<5 { set.insert(i) }
+        var set = BoundedFIFO<Int>(capacity: 3)
+        for i in 0..<5 { set.append(i) }
         #expect(!set.contains(0) && !set.contains(1))
         #expect(set.contains(2) && set.contains(3) && set.contains(4))
-        for i in 5..<20 { set.insert(i) }
+        for i in 5..<20 { set.append(i) }
         #expect(set.contains(19) && set.contains(17) && !set.contains(16))
     }
 

@@ -23,14 +23,22 @@ struct PeerLinkTests {
     @Test("two links back to back: established, then ready on both sides with each other's hello")
     func backToBack() {
         let pair = Self.connected()
-        #expect(
-            pair.outboundEvents == [
-                .established(Self.responderID), .ready(listenPort: 17448, userAgent: "souk-test/in"),
-            ])
-        #expect(
-            pair.inboundEvents == [
-                .established(Self.initiatorID), .ready(listenPort: 17447, userAgent: "souk-test/out"),
-            ])
+        #expect(pair.outboundEvents.first == .established(Self.responderID))
+        #expect(pair.inboundEvents.first == .established(Self.initiatorID))
+        // Each side's hello advertises its port, user agent, every kind it knows and its features.
+        for (events, port, agent) in [
+            (pair.outboundEvents, UInt16(17448), "souk-test/in"), (pair.inboundEvents, UInt16(17447), "souk-test/out"),
+        ] {
+            #expect(events.count == 2)
+            guard case .ready(let hello) = events.last else {
+                Issue.record("no ready event")
+                continue
+            }
+            #expect(hello.listenPort == port && hello.userAgent == agent)
+            #expect(hello.kinds == ObjectRegistry.kinds.map { $0.rawValue })
+            #expect(hello.supportedKinds == [1, 2, 3])
+            #expect(hello.features == PeerLink.features)
+        }
         #expect(pair.outbound.isOpen && pair.inbound.isOpen)
         #expect(pair.outbound.peer == Self.responderID && pair.inbound.peer == Self.initiatorID)
         #expect(pair.outbound.direction == .outbound && pair.inbound.direction == .inbound)
@@ -99,7 +107,10 @@ struct PeerLinkTests {
         var (link, session) = try Self.inboundAwaitingHello()
         let hello = PeerMessage.hello(listenPort: 9, userAgent: "hand", time: 5)
         let actions = link.receive(frameBody: frameBody(session.seal(hello.encoded())), now: Double(Fixture.time))
-        #expect(actions == [.ready(listenPort: 9, userAgent: "hand")])
+        // A hello without the kinds extension comes from an older release: kinds 1 and 2, no features.
+        #expect(actions == [.ready(PeerMessage.Hello(listenPort: 9, userAgent: "hand", time: 5))])
+        guard case .ready(let h) = actions.first else { return }
+        #expect(h.kinds == nil && h.supportedKinds == [1, 2] && h.features.isEmpty)
         #expect(link.isOpen)
     }
 

@@ -112,14 +112,38 @@ struct PeerMessageTests {
         #expect(throws: Never.self) { try PeerMessage(decoding: PeerMessage.ihave(Self.ids(1000)).encoded()) }
     }
 
-    @Test("trailing bytes are refused for every type", arguments: samples)
+    @Test("trailing bytes are refused for every type but hello", arguments: samples)
     func trailingBytes(_ message: PeerMessage) {
+        if case .hello = message { return }  // extensible: see helloExtension()
         let error = #expect(throws: WireError.self) { try PeerMessage(decoding: message.encoded() + [0x00]) }
         guard case .malformedMessage(let text) = error else {
             Issue.record("expected malformedMessage, got \(String(describing: error))")
             return
         }
         #expect(text.contains("trailing"))
+    }
+
+    @Test("hello: the kinds-and-features extension round-trips, later fields are ignored, a broken one is refused")
+    func helloExtension() throws {
+        let full = PeerMessage.Hello(listenPort: 7, userAgent: "x", time: 9, kinds: [1, 2, 3, 200], features: ["a", "b"])
+        let bytes = PeerMessage.hello(full).encoded()
+        #expect(try PeerMessage(decoding: bytes) == .hello(full))
+        // A later release may append more fields: read what is known, ignore the rest.
+        #expect(try PeerMessage(decoding: bytes + [0x05, 0xff, 0x00]) == .hello(full))
+        // Without the extension: the kinds of the first release, no features.
+        let legacy = PeerMessage.hello(listenPort: 7, userAgent: "x", time: 9)
+        guard case .hello(let h) = try PeerMessage(decoding: legacy.encoded()) else {
+            Issue.record("not a hello")
+            return
+        }
+        #expect(h.kinds == nil && h.supportedKinds == [1, 2] && h.features.isEmpty)
+        // A started but broken extension is malformed: truncated kinds, too many features, a long feature.
+        let head = Array(legacy.encoded())
+        for broken in [
+            head + [0x03, 0x01], head + [0x00, 0x21], head + [0x00, 0x01, 0x21] + [UInt8](repeating: 0x61, count: 33),
+        ] {
+            #expect(throws: WireError.self) { try PeerMessage(decoding: broken) }
+        }
     }
 
     @Test("truncated messages are refused", arguments: samples)

@@ -151,19 +151,6 @@ func unhex(_ s: String) -> [UInt8] {
     return b
 }
 
-/// A deterministic generator (SplitMix64) so that "random" tests replay identically.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Two `PeerLink`s wired back to back: every `.send` of one is fed to the other.
 struct LinkPair {
     var outbound: PeerLink
@@ -176,13 +163,13 @@ struct LinkPair {
     init(
         settings: PeerLink.Settings = PeerLink.Settings(), now: Double = Double(Fixture.time),
         outboundNetwork: String = Fixture.network, inboundNetwork: String = Fixture.network,
-        expectedPeer: NodeID? = nil
+        expectedPeer: NodeID? = nil, random: SplitMix64 = SplitMix64(seed: 1)
     ) {
         self.now = now
         outbound = PeerLink(
             direction: .outbound, identity: Fixture.initiator, network: outboundNetwork, expectedPeer: expectedPeer,
             listenPort: 17447, userAgent: "souk-test/out", now: now, settings: settings,
-            ephemeral: Fixture.initiatorEphemeral)
+            ephemeral: Fixture.initiatorEphemeral, random: random)
         inbound = PeerLink(
             direction: .inbound, identity: Fixture.responder, network: inboundNetwork, listenPort: 17448,
             userAgent: "souk-test/in", now: now, settings: settings, ephemeral: Fixture.responderEphemeral)

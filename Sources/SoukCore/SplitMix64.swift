@@ -1,0 +1,22 @@
+/// A small deterministic random generator (SplitMix64). Protocol code takes its randomness from an
+/// injected generator, so tests and simulations replay identically; the node seeds one from the
+/// system generator.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    public var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    /// Seeded from the system's generator.
+    public static func system() -> SplitMix64 {
+        var g = SystemRandomNumberGenerator()
+        return SplitMix64(seed: g.next())
+    }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
