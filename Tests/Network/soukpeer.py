@@ -5,9 +5,11 @@ It can:
   * dial a node and run the handshake as initiator, or accept a node's dial as responder;
   * send and receive encrypted frames (u32 BE length | ChaCha20-Poly1305 IETF, nonce 0^4 || LE64
     counter, associated data = the four length bytes), one key and counter per direction;
-  * encode and decode every message type (hello, ping/pong, objects, ihave, graft, prune,
-    getobjects, getaddr/addr, reconcile, unknown optional types);
-  * build and sign listing and listing-retraction envelopes (objects format 1);
+  * encode and decode every message type (hello with or without its kinds/features extension,
+    ping/pong, objects, ihave, graft, prune, getobjects, getaddr/addr, reconcile, unknown optional
+    types);
+  * build, sign, decode and check listing, listing-retraction and node-profile envelopes (objects
+    format 1), and envelopes of kinds it does not know (refused as `unknown_kind`);
   * run range-based set reconciliation (fingerprints and id lists) against a node.
 
 Nothing here imports the Swift code; it is deliberately a second implementation.
@@ -15,7 +17,9 @@ Nothing here imports the Swift code; it is deliberately a second implementation.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import socket
 import struct
 import time
@@ -58,7 +62,28 @@ def string(s: str) -> bytes:
 
 
 class DecodeError(Exception):
-    pass
+    """Bytes that do not decode: `malformed` (objects.md §10.2), or a subclass with its own code."""
+
+    code = "malformed"
+
+
+class UnknownKind(DecodeError):
+    """An envelope whose kind byte this implementation does not know (objects.md §3 step 3, §6):
+    refused as `unknown_kind`, which is not the sender's fault."""
+
+    code = "unknown_kind"
+
+    def __init__(self, kind: int):
+        super().__init__(f"unknown object kind {kind}")
+        self.kind = kind
+
+
+class ValidationError(Exception):
+    """A refused object with its objects.md §10.2 code."""
+
+    def __init__(self, code: str, message: str = ""):
+        super().__init__(f"{code}: {message}" if message else code)
+        self.code = code
 
 
 class Reader:
@@ -122,13 +147,23 @@ class Reader:
 
 KIND_LISTING = 1
 KIND_RETRACTION = 2
-KIND_NAMES = {KIND_LISTING: "listing", KIND_RETRACTION: "listing-retraction"}
+KIND_PROFILE = 3
+KIND_NAMES = {KIND_LISTING: "listing", KIND_RETRACTION: "listing-retraction", KIND_PROFILE: "node-profile"}
+MAX_PAYLOAD = {KIND_LISTING: 16_384, KIND_RETRACTION: 64, KIND_PROFILE: 4_096}  # objects.md §6
 CONDITIONS = ["new", "like-new", "good", "fair", "poor", "for-parts", "n/a"]
 MAX_ENVELOPE = 16_485
+EARLIEST = 1_577_836_800  # 2020-01-01, objects.md §6.1
+MAX_SKEW = 600  # from_the_future beyond now + 600 s
 
 
-def domain_tag(kind: int) -> bytes:
-    return b"souk/sig/v1/" + KIND_NAMES[kind].encode() + b"\x00"
+def domain_tag(kind: int, name: Optional[str] = None) -> bytes:
+    """"souk/sig/v1/" || kind name || 0x00 (objects.md §4). `name` signs a kind this code does not
+    know (for example a future kind 0x7f as "x-future")."""
+    if name is None:
+        if kind not in KIND_NAMES:
+            raise UnknownKind(kind)
+        name = KIND_NAMES[kind]
+    return b"souk/sig/v1/" + name.encode() + b"\x00"
 
 
 def listing_id(seller: bytes, salt: bytes) -> bytes:
@@ -147,9 +182,9 @@ class Listing:
     category: str
     salt: bytes = field(default_factory=lambda: os.urandom(16))
     version: int = 1
-    created_at: int = 0
-    updated_at: int = 0
-    expires_at: int = 0
+    created_at: Optional[int] = None  # None: now
+    updated_at: Optional[int] = None  # None: created_at
+    expires_at: Optional[int] = None  # None: updated_at + 30 days
     description: str = ""
     location: str = ""
     country: str = ""
@@ -158,16 +193,15 @@ class Listing:
     tags: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        now = int(time.time())
-        if not self.created_at:
-            self.created_at = now
-        if not self.updated_at:
+        if self.created_at is None:
+            self.created_at = int(time.time())
+        if self.updated_at is None:
             self.updated_at = self.created_at
-        if not self.expires_at:
+        if self.expires_at is None:
             self.expires_at = self.updated_at + 30 * 86400
 
     def payload(self) -> bytes:
-        assert len(self.salt) == 16
+        assert len(self.salt) == 16, "a listing salt is 16 bytes"
         out = bytearray([1])
         out += self.salt
         out += varint(self.version) + varint(self.created_at) + varint(self.updated_at) + varint(self.expires_at)
@@ -194,9 +228,11 @@ class Listing:
         country = r.string(2)
         quantity = r.varint()
         condition = r.byte()
+        if condition >= len(CONDITIONS):
+            raise ValidationError("invalid_condition", f"condition byte {condition}")
         n = r.varint()
         if n > 10:
-            raise DecodeError("too many tags")
+            raise ValidationError("invalid_tags", f"{n} tags")
         tags = [r.string(32) for _ in range(n)]
         r.end()
         return Listing(
@@ -204,9 +240,200 @@ class Listing:
             created_at=created, updated_at=updated, expires_at=expires, description=desc, location=location,
             country=country, quantity=quantity, condition=condition, tags=tags)
 
+    def check(self, now: Optional[int] = None) -> None:
+        """The rules of objects.md §7.3 this implementation checks: version, timestamps and the
+        clock. Text, price, currency and slug rules are left to the node. Raises ValidationError."""
+        now = int(time.time()) if now is None else now
+        if not 1 <= self.version <= 0xFFFF_FFFF:
+            raise ValidationError("invalid_version", f"version {self.version}")
+        if not EARLIEST <= self.created_at <= self.updated_at:
+            raise ValidationError("invalid_timestamps", "created_at before 2020 or after updated_at")
+        if not self.updated_at < self.expires_at <= self.updated_at + 30 * 86400:
+            raise ValidationError("invalid_timestamps", "expires_at not in (updated_at, updated_at + 30 d]")
+        if self.updated_at > now + MAX_SKEW:
+            raise ValidationError("from_the_future", f"updated_at {self.updated_at} > now + 600")
+        if now >= self.expires_at:
+            raise ValidationError("expired", f"expired at {self.expires_at}")
+
 
 def retraction_payload(salt: bytes, retracted_at: Optional[int] = None) -> bytes:
     return bytes([1]) + salt + varint(retracted_at if retracted_at is not None else int(time.time()))
+
+
+@dataclass
+class Retraction:
+    salt: bytes
+    retracted_at: int
+
+    def payload(self) -> bytes:
+        return retraction_payload(self.salt, self.retracted_at)
+
+    @staticmethod
+    def decode(payload: bytes) -> "Retraction":
+        r = Reader(payload)
+        if r.byte() != 1:
+            raise DecodeError("retraction format")
+        salt = r.bytes(16)
+        at = r.varint()
+        r.end()
+        return Retraction(salt, at)
+
+    def check(self, now: Optional[int] = None) -> None:
+        now = int(time.time()) if now is None else now
+        if self.retracted_at < EARLIEST:
+            raise ValidationError("invalid_timestamps", "retracted_at before 2020")
+        if self.retracted_at > now + MAX_SKEW:
+            raise ValidationError("from_the_future", f"retracted_at {self.retracted_at} > now + 600")
+
+
+# ---- node-profile (objects.md §9a) ----
+
+PROFILE_LIFETIME = 90 * 86400
+# The Unicode White_Space property (PropList.txt), for the "no leading or trailing whitespace" rule.
+WHITE_SPACE = set(range(0x09, 0x0E)) | {0x20, 0x85, 0xA0, 0x1680, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000} | set(
+    range(0x2000, 0x200B))
+# Bidi embeddings, overrides and isolates, and the line / paragraph separators (objects.md §7.3).
+SPOOFING = set(range(0x202A, 0x202F)) | set(range(0x2066, 0x206A)) | {0x2028, 0x2029}
+LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*\Z")
+
+try:  # extended grapheme clusters (UAX #29) when the `regex` module is installed
+    import regex as _regex
+
+    def graphemes(text: str) -> list:
+        return _regex.findall(r"\X", text)
+except ImportError:  # pragma: no cover - an approximation: marks, ZWJ sequences and flag pairs
+    import unicodedata
+
+    def graphemes(text: str) -> list:
+        out: list = []
+        joiner = False
+        for ch in text:
+            cp = ord(ch)
+            extend = (unicodedata.category(ch) in ("Mn", "Me", "Mc") or cp == 0x200D or 0xFE00 <= cp <= 0xFE0F
+                      or 0x1F3FB <= cp <= 0x1F3FF or 0xE0020 <= cp <= 0xE007F)
+            flag_pair = (0x1F1E6 <= cp <= 0x1F1FF and out and len(out[-1]) == 1
+                         and 0x1F1E6 <= ord(out[-1][0]) <= 0x1F1FF)
+            if out and (extend or joiner or flag_pair):
+                out[-1] += ch
+            else:
+                out.append(ch)
+            joiner = cp == 0x200D
+        return out
+
+
+def _is_address(text: str) -> bool:
+    """`host:port` or `[IPv6]:port`, port 1-65535 (objects.md §9a). The spec does not define the
+    host; this accepts any non-empty host without ':', brackets, space, '/' or control characters,
+    and only ASCII digits as the port."""
+    m = re.fullmatch(r"\[([^\]]+)\]:([0-9]{1,5})", text)
+    if m:
+        try:
+            ipaddress.IPv6Address(m.group(1))
+        except ValueError:
+            return False
+    else:
+        m = re.fullmatch(r"([^:\[\]\s/]+):([0-9]{1,5})", text)
+        if not m or any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in m.group(1)):
+            return False
+    return 1 <= int(m.group(2)) <= 65535
+
+
+def display_name_ok(name: str) -> bool:
+    """1-64 characters (grapheme clusters), at most 256 bytes, no Cc, bidi control or U+2028/9, and
+    neither the first nor the last character begins with a White_Space code point."""
+    if not name or len(name.encode()) > 256:
+        return False
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F or ord(c) in SPOOFING for c in name):
+        return False
+    chars = graphemes(name)
+    if len(chars) > 64:
+        return False
+    return ord(chars[0][0]) not in WHITE_SPACE and ord(chars[-1][0]) not in WHITE_SPACE
+
+
+@dataclass
+class NodeProfile:
+    """Payload of kind 3 (objects.md §9a). Times default to now and now + 90 days."""
+
+    display_name: str
+    version: int = 1
+    updated_at: Optional[int] = None  # None: now
+    expires_at: Optional[int] = None  # None: updated_at + 90 days
+    avatar_hash: bytes = b""
+    addresses: list = field(default_factory=list)  # "host:port" strings
+    mailboxes: list = field(default_factory=list)  # 32-byte node ids
+    arbiters: list = field(default_factory=list)  # 32-byte keys
+    languages: list = field(default_factory=list)  # "en", "de-CH"
+
+    def __post_init__(self) -> None:
+        if self.updated_at is None:
+            self.updated_at = int(time.time())
+        if self.expires_at is None:
+            self.expires_at = self.updated_at + PROFILE_LIFETIME
+
+    def payload(self) -> bytes:
+        out = bytearray([1])
+        out += varint(self.version) + varint(self.updated_at) + varint(self.expires_at)
+        out += string(self.display_name) + lp(self.avatar_hash)
+        out += varint(len(self.addresses)) + b"".join(string(a) for a in self.addresses)
+        out += varint(len(self.mailboxes)) + b"".join(self.mailboxes)
+        out += varint(len(self.arbiters)) + b"".join(self.arbiters)
+        out += varint(len(self.languages)) + b"".join(string(l) for l in self.languages)
+        return bytes(out)
+
+    @staticmethod
+    def decode(payload: bytes) -> "NodeProfile":
+        """Wire caps only (a count or length over its cap is malformed before the items are read);
+        the field rules are `check`."""
+        r = Reader(payload)
+        if r.byte() != 1:
+            raise DecodeError("node-profile format")
+        version, updated, expires = r.varint(), r.varint(), r.varint()
+        name = r.string(256)
+        avatar = r.lp(32)
+
+        def count(cap: int, what: str) -> int:
+            n = r.varint()
+            if n > cap:
+                raise DecodeError(f"{n} {what}, limit {cap}")
+            return n
+
+        addresses = [r.string(262) for _ in range(count(8, "addresses"))]
+        mailboxes = [r.bytes(32) for _ in range(count(3, "mailboxes"))]
+        arbiters = [r.bytes(32) for _ in range(count(16, "arbiters"))]
+        languages = [r.string(16) for _ in range(count(8, "languages"))]
+        r.end()
+        return NodeProfile(display_name=name, version=version, updated_at=updated, expires_at=expires,
+                           avatar_hash=avatar, addresses=addresses, mailboxes=mailboxes, arbiters=arbiters,
+                           languages=languages)
+
+    def check(self, now: Optional[int] = None) -> None:
+        """Every rule of objects.md §9a; raises ValidationError with the code."""
+        now = int(time.time()) if now is None else now
+        if not 1 <= self.version <= 0xFFFF_FFFF:
+            raise ValidationError("invalid_version", f"version {self.version}")
+        if self.updated_at < EARLIEST:
+            raise ValidationError("invalid_timestamps", "updated_at before 2020")
+        if not self.updated_at < self.expires_at <= self.updated_at + PROFILE_LIFETIME:
+            raise ValidationError("invalid_timestamps", "expires_at not in (updated_at, updated_at + 90 d]")
+        if not display_name_ok(self.display_name):
+            raise ValidationError("invalid_profile", f"display name {self.display_name!r}")
+        if len(self.avatar_hash) not in (0, 32):
+            raise ValidationError("invalid_profile", "avatar hash must be empty or 32 bytes")
+        for what, items in (("addresses", self.addresses), ("mailboxes", self.mailboxes),
+                            ("arbiters", self.arbiters), ("languages", self.languages)):
+            if len(set(items)) != len(items):
+                raise ValidationError("invalid_profile", f"{what} are not distinct")
+        for a in self.addresses:
+            if not _is_address(a):
+                raise ValidationError("invalid_profile", f"address {a!r}")
+        for l in self.languages:
+            if not LANGUAGE_TAG.match(l):
+                raise ValidationError("invalid_profile", f"language {l!r}")
+        if self.updated_at > now + MAX_SKEW:
+            raise ValidationError("from_the_future", f"updated_at {self.updated_at} > now + 600")
+        if now >= self.expires_at:
+            raise ValidationError("expired", f"expired at {self.expires_at}")
 
 
 @dataclass
@@ -228,19 +455,43 @@ class Envelope:
             raise DecodeError("envelope format")
         kind = r.byte()
         if kind not in KIND_NAMES:
-            raise DecodeError(f"unknown kind {kind}")
-        payload = r.lp(16384 if kind == KIND_LISTING else 64)
+            raise UnknownKind(kind)
+        payload = r.lp(MAX_PAYLOAD[kind])
         signer = r.bytes(32)
         sig = r.bytes(64)
         r.end()
         return Envelope(kind, payload, signer, sig)
 
-    def verify(self) -> bool:
+    def verify(self, tag: Optional[bytes] = None) -> bool:
         try:
-            nacl.signing.VerifyKey(self.signer).verify(domain_tag(self.kind) + self.payload, self.signature)
+            message = (tag if tag is not None else domain_tag(self.kind)) + self.payload
+            nacl.signing.VerifyKey(self.signer).verify(message, self.signature)
             return True
         except (BadSignatureError, CryptoError, ValueError):
             return False
+
+    def decoded(self):
+        """The payload decoded for its kind: Listing, Retraction or NodeProfile."""
+        return {KIND_LISTING: Listing.decode, KIND_RETRACTION: Retraction.decode,
+                KIND_PROFILE: NodeProfile.decode}[self.kind](self.payload)
+
+
+def check_object(data: bytes, now: Optional[int] = None) -> Optional[str]:
+    """objects.md §10.1 for the rules this implementation knows: the envelope (malformed,
+    unknown_kind), the signature, the payload layout, every node-profile and retraction rule, and
+    the version, timestamp and condition rules of listings (not their text, price or slug rules).
+    Returns the §10.2 code of the first failure, or None."""
+    try:
+        env = Envelope.decode(data)
+    except DecodeError as e:
+        return e.code
+    if not env.verify():
+        return "bad_signature"
+    try:
+        env.decoded().check(now)
+    except (DecodeError, ValidationError) as e:
+        return e.code
+    return None
 
 
 class Identity:
@@ -258,14 +509,18 @@ class Identity:
     def sign(self, message: bytes) -> bytes:
         return self.key.sign(message).signature
 
-    def envelope(self, kind: int, payload: bytes) -> bytes:
-        return Envelope(kind, payload, self.public, self.sign(domain_tag(kind) + payload)).encode()
+    def envelope(self, kind: int, payload: bytes, kind_name: Optional[str] = None) -> bytes:
+        """A signed envelope; `kind_name` picks the domain tag of a kind this code does not know."""
+        return Envelope(kind, payload, self.public, self.sign(domain_tag(kind, kind_name) + payload)).encode()
 
     def listing_envelope(self, listing: Listing) -> bytes:
         return self.envelope(KIND_LISTING, listing.payload())
 
     def retraction_envelope(self, salt: bytes, retracted_at: Optional[int] = None) -> bytes:
         return self.envelope(KIND_RETRACTION, retraction_payload(salt, retracted_at))
+
+    def profile_envelope(self, profile: NodeProfile) -> bytes:
+        return self.envelope(KIND_PROFILE, profile.payload())
 
 
 # --------------------------------------------------------------------------------------------
@@ -461,12 +716,22 @@ NAMES = {
 }
 MAX_IDS, MAX_OBJECTS, MAX_ADDRS = 1000, 256, 100
 INFINITY_TS = (1 << 64) - 1
+# The hello extension (wire.md §5): what this peer advertises by default, and what a hello without
+# the extension (an older release) means.
+DEFAULT_KINDS = (KIND_LISTING, KIND_RETRACTION, KIND_PROFILE)
+DEFAULT_FEATURES = ("prune-trees",)
+LEGACY_KINDS = (KIND_LISTING, KIND_RETRACTION)
+MAX_HELLO_KINDS, MAX_FEATURES, MAX_FEATURE_BYTES = 255, 32, 32
 
 
 @dataclass
 class Msg:
     type: int
     hello: Optional[tuple] = None  # (listen_port, user_agent, time)
+    # hello extension: None when the hello ended after `time` (an older release)
+    kinds: Optional[list] = None  # kind bytes
+    features: Optional[list] = None  # feature names
+    ignored: bytes = b""  # bytes after the hello extension, which a receiver ignores
     nonce: Optional[int] = None
     envelopes: list = field(default_factory=list)
     ids: list = field(default_factory=list)  # object ids (32) or short ids (16)
@@ -476,6 +741,15 @@ class Msg:
     @property
     def name(self) -> str:
         return NAMES.get(self.type, f"0x{self.type:02x}")
+
+    @property
+    def supported_kinds(self) -> list:
+        """The kinds a hello's sender supports: its list, or 1 and 2 without the extension."""
+        return list(LEGACY_KINDS) if self.kinds is None else list(self.kinds)
+
+    @property
+    def supported_features(self) -> list:
+        return [] if self.features is None else list(self.features)
 
 
 @dataclass
@@ -499,8 +773,20 @@ class Range:
     ids: list = field(default_factory=list)
 
 
-def encode_hello(listen_port: int, user_agent: str, t: Optional[int] = None) -> bytes:
-    return bytes([HELLO]) + struct.pack(">H", listen_port) + string(user_agent) + varint(int(time.time()) if t is None else t)
+def encode_hello(listen_port: int, user_agent: str, t: Optional[int] = None,
+                 kinds: Optional[Iterable[int]] = DEFAULT_KINDS, features: Optional[Iterable[str]] = None,
+                 extra: bytes = b"") -> bytes:
+    """hello (wire.md §5). With `kinds=None` it ends after `time`, as an older release sends it
+    (meaning kinds 1 and 2, no features); otherwise the extension follows: `kinds` as varint n and n
+    kind bytes, then `features` (None: DEFAULT_FEATURES) as varint n and n strings, then `extra`
+    (bytes a receiver ignores)."""
+    out = bytes([HELLO]) + struct.pack(">H", listen_port) + string(user_agent) + varint(
+        int(time.time()) if t is None else t)
+    if kinds is None:
+        assert not features and not extra, "features need the extension"
+        return out
+    features = list(DEFAULT_FEATURES if features is None else features)
+    return out + lp(bytes(kinds)) + varint(len(features)) + b"".join(string(f) for f in features) + extra
 
 
 def encode_ping(n: int) -> bytes:
@@ -576,6 +862,16 @@ def decode_message(pt: bytes) -> Msg:
     if t == HELLO:
         port = struct.unpack(">H", r.bytes(2))[0]
         m.hello = (port, r.string(64), r.varint())
+        if r.remaining:  # the extension; a broken one is malformed, bytes after it are ignored
+            n = r.varint()
+            if n > MAX_HELLO_KINDS:
+                raise DecodeError(f"{n} kinds in hello")
+            m.kinds = list(r.bytes(n))
+            n = r.varint()
+            if n > MAX_FEATURES:
+                raise DecodeError(f"{n} features in hello")
+            m.features = [r.string(MAX_FEATURE_BYTES) for _ in range(n)]
+            m.ignored = r.bytes(r.remaining)
     elif t in (PING, PONG):
         m.nonce = r.varint()
     elif t == OBJECTS:
@@ -748,6 +1044,9 @@ class PeerConnection:
         self.network = network
         self.session: Optional[Session] = None
         self.peer_hello: Optional[tuple] = None
+        self.peer_hello_msg: Optional[Msg] = None  # the whole hello, extension included
+        self.kinds: list = list(LEGACY_KINDS)  # what our hello advertised (set by send_hello)
+        self.features: list = []
         self.buffer = b""
         self.received: list[Msg] = []  # every decoded message, in order
         self.last_frame: Optional[bytes] = None  # the last frame we sent, for replay tests
@@ -820,18 +1119,36 @@ class PeerConnection:
     @classmethod
     def connect(cls, host: str, port: int, identity: Optional[Identity] = None, network: str = "testnet",
                 listen_port: int = 0, user_agent: str = "soukpeer.py/0.1", timeout: float = 5.0,
-                send_hello: bool = True) -> "PeerConnection":
-        """Dials, completes the handshake as initiator and (by default) exchanges hello."""
+                send_hello: bool = True, kinds: Optional[Iterable[int]] = DEFAULT_KINDS,
+                features: Optional[Iterable[str]] = None, legacy_hello: bool = False) -> "PeerConnection":
+        """Dials, completes the handshake as initiator and (by default) exchanges hello. The hello
+        advertises `kinds` and `features`; `legacy_hello=True` sends it without the extension, as a
+        release before it would (meaning kinds 1 and 2, no features)."""
         conn = cls(cls.dial(host, port, timeout), identity or Identity(), network)
         try:
             conn.handshake_initiator(timeout)
             if send_hello:
-                conn.send(encode_hello(listen_port, user_agent))
+                conn.send_hello(listen_port, user_agent, kinds=None if legacy_hello else kinds,
+                                features=None if legacy_hello else features)
                 conn.expect_hello(timeout)
         except BaseException:
             conn.close()
             raise
         return conn
+
+    def send_hello(self, listen_port: int = 0, user_agent: str = "soukpeer.py/0.1",
+                   kinds: Optional[Iterable[int]] = DEFAULT_KINDS, features: Optional[Iterable[str]] = None,
+                   extra: bytes = b"") -> None:
+        """Sends hello (kinds=None: without the extension; features=None: DEFAULT_FEATURES) and
+        remembers what it advertised."""
+        if kinds is None:
+            self.send(encode_hello(listen_port, user_agent, kinds=None, features=features, extra=extra))
+            self.kinds, self.features = list(LEGACY_KINDS), []
+            return
+        kinds = list(kinds)
+        features = list(DEFAULT_FEATURES if features is None else features)
+        self.send(encode_hello(listen_port, user_agent, kinds=kinds, features=features, extra=extra))
+        self.kinds, self.features = kinds, features
 
     def handshake_initiator(self, timeout: float = 5.0) -> Session:
         hs = InitiatorHandshake(self.identity, self.network)
@@ -858,7 +1175,24 @@ class PeerConnection:
         if m.type != HELLO:
             raise HandshakeFailed(f"first message was {m.name}, expected hello")
         self.peer_hello = m.hello
+        self.peer_hello_msg = m
         return m.hello
+
+    @property
+    def peer_kinds(self) -> list:
+        """The kinds the node said it supports (1 and 2 if its hello had no extension)."""
+        assert self.peer_hello_msg, "no hello yet"
+        return self.peer_hello_msg.supported_kinds
+
+    @property
+    def peer_features(self) -> list:
+        assert self.peer_hello_msg, "no hello yet"
+        return self.peer_hello_msg.supported_features
+
+    @property
+    def common_kinds(self) -> list:
+        """The kinds both sides support: the only ones either may send the other (wire.md §5)."""
+        return [k for k in self.kinds if k in self.peer_kinds]
 
     @property
     def peer_id(self) -> str:
