@@ -51,7 +51,7 @@ let package = Package(
         .target(
             name: "SoukRPC",
             dependencies: [
-                "SoukCore", "SoukCrypto", "SoukStore", "SoukNode",
+                "SoukCore", "SoukCrypto", "SoukStore", "SoukWire", "SoukNode",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

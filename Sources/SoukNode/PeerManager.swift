@@ -73,6 +73,8 @@ public actor PeerManager {
     var lastMaintenance: Double = 0
     /// Whether a gossip flush is armed (`scheduleFlush`).
     var flushScheduled = false
+    /// Deliveries sent and relayed, for their acknowledgements.
+    var deliveries = DeliveryBook()
     /// The envelopes of the latest objects stored, which the router pushes next.
     var recentEnvelopes = RecentEnvelopes(capacity: 1_024)
 
@@ -317,6 +319,10 @@ public actor PeerManager {
             }
         case .reconcile(let m):
             await reconcile(m, from: key, now: now)
+        case .deliver(let d):
+            await received(delivery: d, from: key, now: now)
+        case .delivered(let a):
+            received(ack: a, from: key, now: now)
         case .hello, .ping, .pong, .optional:
             break
         }

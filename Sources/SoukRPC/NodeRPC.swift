@@ -108,7 +108,7 @@ public struct NodeRPC: Sendable {
                     ]
                 }
             },
-        ] + peerMethods + profileMethods
+        ] + peerMethods + profileMethods + deliveryMethods
     }
 
     /// Maps node errors to JSON-RPC errors; anything else becomes -32603 at the dispatcher.

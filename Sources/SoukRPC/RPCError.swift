@@ -44,6 +44,7 @@ public struct RPCError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let conflict = -32006
         public static let peerNotFound = -32007
         public static let profileNotFound = -32008
+        public static let deliveryNotFound = -32009
     }
 
     public var json: JSONValue {

@@ -159,6 +159,18 @@ public struct SoukDatabase: Sendable {
                     """)
         }
         m.registerMigration("v3-objects") { db in try Self.migrateToObjectTable(db) }
+        m.registerMigration("v4-inbox") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE inbox (
+                        delivery_id BLOB PRIMARY KEY,
+                        body_hash BLOB NOT NULL,
+                        body BLOB NOT NULL,
+                        expires_at INTEGER NOT NULL,
+                        received_at INTEGER NOT NULL
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return m
     }
 }

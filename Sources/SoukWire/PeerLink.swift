@@ -107,7 +107,7 @@ public struct PeerLink: Sendable {
     }
 
     /// The optional features this release supports, advertised in `hello`.
-    public static let features = ["prune-trees"]
+    public static let features = ["prune-trees", "deliver"]
 
     /// Handles one frame body from the codec.
     public mutating func receive(frameBody body: [UInt8], now: Double) -> [Action] {

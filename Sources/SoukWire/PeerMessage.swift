@@ -57,6 +57,10 @@ public enum PeerMessage: Sendable, Equatable {
     /// 0x81 "stop pushing bodies of these authors to me" (optional: a peer that does not know it
     /// ignores it and keeps pushing, and is pruned again).
     case pruneTrees([[UInt8]])
+    /// 0x82 a body for named recipients (§15); sent only to peers advertising the `deliver` feature.
+    case deliver(Delivery)
+    /// 0x83 a recipient's signed acknowledgement of a delivery, routed back to its sender.
+    case delivered(DeliveryAck)
     /// 0x80+ a type this node does not know and may ignore.
     case optional(type: UInt8)
 
@@ -117,6 +121,8 @@ public enum PeerMessage: Sendable, Equatable {
         case .addr: return 0x21
         case .reconcile: return 0x30
         case .pruneTrees: return 0x81
+        case .deliver: return 0x82
+        case .delivered: return 0x83
         case .optional(let t): return t
         }
     }
@@ -135,6 +141,8 @@ public enum PeerMessage: Sendable, Equatable {
         case .addr: return "addr"
         case .reconcile: return "reconcile"
         case .pruneTrees: return "prune-trees"
+        case .deliver: return "deliver"
+        case .delivered: return "delivered"
         case .optional: return "optional"
         }
     }
@@ -179,6 +187,10 @@ public enum PeerMessage: Sendable, Equatable {
         case .pruneTrees(let trees):
             w.writeVarint(UInt64(trees.count))
             for t in trees { w.writeBytes(t) }
+        case .deliver(let d):
+            d.encode(into: &w)
+        case .delivered(let a):
+            a.encode(into: &w)
         }
         return w.bytes
     }
@@ -243,6 +255,8 @@ public enum PeerMessage: Sendable, Equatable {
                 }
                 self = .pruneTrees(trees)
                 return
+            case 0x82: self = .deliver(try Delivery(reading: &r))
+            case 0x83: self = .delivered(try DeliveryAck(reading: &r))
             case 0x80...0xff:
                 self = .optional(type: type)
                 return

@@ -64,9 +64,11 @@ struct PeerMessageTests {
         }
     }
 
-    @Test("every type from 0x80 up is optional, whatever its body")
+    @Test("every type from 0x80 up but the ones this release knows is optional, whatever its body")
     func optionalTypes() throws {
-        for type in UInt8(0x80)...0xff {
+        // 0x81 prune-trees ignores a body it cannot read; 0x82 deliver and 0x83 delivered, sent only to
+        // peers advertising the feature, are malformed when they do not decode.
+        for type in UInt8(0x80)...0xff where type != 0x82 && type != 0x83 {
             #expect(try PeerMessage(decoding: [type]) == .optional(type: type))
             #expect(try PeerMessage(decoding: [type, 0xff, 0xff, 0xff]) == .optional(type: type))
         }

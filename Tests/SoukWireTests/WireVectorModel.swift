@@ -117,6 +117,12 @@ enum WireVectorData {
         ("ping-at-counter-0", "An independent vector: ping(nonce 1) sealed with key_i2r at counter 0 (on a real link counter 0 always carries the hello).", true, 0, .ping(1)),
     ]
 
+    static var deliveryExample: Delivery {
+        Delivery(
+            id: Array(0..<16), hops: 1, expires: Fixture.time, recipients: [NodeID(publicKey: Fixture.responder.publicKey)!],
+            bodyType: .sealed, body: [1, 2, 3])
+    }
+
     static let id1 = Fixture.objectID(0x00)
     static let id2 = Fixture.objectID(0x80)
 
@@ -145,6 +151,8 @@ enum WireVectorData {
             ("prune-trees", "optional type 0x81: two author keys, 00 01 .. 1f and 80 81 .. 9f", .pruneTrees([id1.bytes, id2.bytes])),
             ("getobjects", "two short ids: the first 16 bytes of each ihave id", .getObjects([ShortID(id1), ShortID(id2)])),
             ("getaddr", "no fields", .getAddr),
+            ("deliver", "optional type 0x82: delivery id 00..0f, hops 1, expires 1767225600, one recipient (the responder key), body type 2 (sealed), body 01 02 03", .deliver(deliveryExample)),
+            ("delivered", "optional type 0x83: the responder's acknowledgement of that delivery on testnet, signed over \"souk/ack/v1\" 00 07 \"testnet\" || delivery id || BLAKE2b-256(body)", .delivered(DeliveryAck(signing: deliveryExample, network: "testnet", key: Fixture.responder))),
             ("addr", "192.0.2.1:17447 seen 1767225600 and 2001:db8::1:7447 never seen (0)", .addr([
                 PeerAddress(host: "192.0.2.1", port: 17447, lastSeen: Fixture.time),
                 PeerAddress(host: "2001:db8::1", port: 7447, lastSeen: 0),
@@ -162,6 +170,8 @@ enum WireVectorData {
         ("optional-0xff", "an empty optional message", [0xff], "optional"),
         ("empty", "a message must have a type byte", [], "malformed"),
         ("ping-trailing-byte", "ping(1) followed by one more byte", [0x02, 0x01, 0x00], "malformed"),
+        ("deliver-four-recipients", "deliver with 4 recipients (at most 3)", [0x82] + [UInt8](repeating: 0, count: 16) + [0x01, 0x00, 0x04], "malformed"),
+        ("deliver-empty-body", "deliver with a zero-length body", [0x82] + [UInt8](repeating: 0, count: 16) + [0x01, 0x00, 0x01] + [UInt8](repeating: 7, count: 32) + [0x02, 0x00], "malformed"),
         ("hello-truncated-extension", "hello(port 17447, user agent \"\", time 0) whose kinds list says 5 bytes but has 2", [0x01, 0x44, 0x27, 0x00, 0x00, 0x05, 0x01, 0x02], "malformed"),
         ("ping-non-minimal-varint", "nonce 0 written as 80 00", [0x02, 0x80, 0x00], "malformed"),
         ("prune-trailing-byte", "prune has no fields", [0x13, 0x00], "malformed"),

@@ -41,7 +41,7 @@ struct WireVectorTests {
     func coverage() throws {
         let file = try Self.load()
         let types = Set(file.messages.map(\.type))
-        #expect(types == [0x01, 0x02, 0x03, 0x10, 0x11, 0x12, 0x13, 0x14, 0x20, 0x21, 0x30, 0x81])
+        #expect(types == [0x01, 0x02, 0x03, 0x10, 0x11, 0x12, 0x13, 0x14, 0x20, 0x21, 0x30, 0x81, 0x82, 0x83])
         let frames = Set(file.frames.map(\.name))
         for name in ["initiator-hello", "responder-hello", "initiator-ping", "responder-pong", "ping-at-counter-0"] {
             #expect(frames.contains(name), "missing frame vector \(name)")
@@ -134,11 +134,13 @@ struct WireVectorTests {
         var out = PeerLink(
             direction: .outbound, identity: try SigningKey(seed: unhex(v.initiatorSeed)), network: v.network,
             listenPort: 17447, userAgent: "souk/0.1.0", now: t,
-            ephemeral: try X25519KeyPair(secretKey: unhex(v.initiatorEphemeralSecret)))
+            ephemeral: try X25519KeyPair(secretKey: unhex(v.initiatorEphemeralSecret)), kinds: [1, 2, 3],
+            features: ["prune-trees"])
         var inb = PeerLink(
             direction: .inbound, identity: try SigningKey(seed: unhex(v.responderSeed)), network: v.network,
             listenPort: 17448, userAgent: "souk/0.1.0", now: t,
-            ephemeral: try X25519KeyPair(secretKey: unhex(v.responderEphemeralSecret)))
+            ephemeral: try X25519KeyPair(secretKey: unhex(v.responderEphemeralSecret)), kinds: [1, 2, 3],
+            features: ["prune-trees"])
         #expect(inb.start().isEmpty, "the inbound side waits for msg1")
         #expect(out.start() == [.send(unhex(v.msg1Frame))])
         #expect(inb.receive(frameBody: unhex(v.msg1), now: t) == [.send(unhex(v.msg2Frame))])
