@@ -46,6 +46,9 @@ struct DaemonCommand: AsyncParsableCommand {
     @Flag(name: .customLong("no-p2p"), help: "Run without networking (no P2P listener, no peers).")
     var noP2P = false
 
+    @Option(help: "Network to join: main or testnet (default: souk.conf, else main).")
+    var network: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -64,29 +67,11 @@ struct DaemonCommand: AsyncParsableCommand {
         guard dir.exists else {
             throw CLIError("no data dir at \(dir.path) — run `souk init --datadir \(dir.path)` first")
         }
-        var config: NodeConfig
-        do { config = try NodeConfig.load(from: dir) } catch { throw CLIError("\(error)") }
-        if let p = options.rpcPort { config.rpcPort = p }
-        if let b = rpcBind { config.rpcBind = b }
-        if rpcAllowRemote { config.rpcAllowRemote = true }
-        if let p = p2pPort { config.p2pPort = p }
-        if let b = p2pBind { config.p2pBind = b }
-        if let m = maxInbound { config.maxInbound = m }
-        if let o = outboundTarget { config.outboundTarget = o }
-        if noDiscover { config.discover = false }
-        for c in connect {
-            guard HostPort(c) != nil else { throw CLIError("--connect must be HOST:PORT, got \"\(c)\"") }
-        }
-        config.peers += connect
-
+        let config = try effectiveConfig(dir)
         let (identity, encrypted) = try unlockIdentity(dir)
         let lockFD: Int32
         do { lockFD = try dir.lock() } catch { throw CLIError("\(error)") }
         defer { close(lockFD) }
-
-        let database: SoukDatabase
-        do { database = try SoukDatabase.open(path: dir.databaseFile) } catch { throw CLIError("\(error)") }
-        let node = MarketNode(identity: identity, database: database, network: config.network, logger: logger)
 
         if !HostPort.isLoopback(config.rpcBind) {
             guard config.rpcAllowRemote else {
@@ -97,30 +82,21 @@ struct DaemonCommand: AsyncParsableCommand {
                 "JSON-RPC is bound to a non-loopback address by operator choice",
                 metadata: ["rpc.bind": "\(config.rpcBind)"])
         }
-        var peerManager: PeerManager?
-        if !noP2P {
-            var p2p = P2PSettings(network: config.network.rawValue, listenPort: config.effectiveP2PPort)
-            p2p.listenHost = config.p2pBind
-            p2p.connect = config.peers
-            p2p.maxInbound = config.maxInbound
-            p2p.outboundTarget = config.outboundTarget
-            p2p.banSeconds = UInt64(config.banSeconds)
-            p2p.discover = config.discover
-            p2p.userAgent = "souk/\(SoukVersion.string)"
-            let manager = PeerManager(node: node, settings: p2p, logger: logger)
-            do { try await manager.bind() } catch {
-                throw CLIError("cannot listen for peers on \(config.p2pBind):\(config.effectiveP2PPort): \(error)")
-            }
-            peerManager = manager
+        let assembly: NodeAssembly
+        do {
+            assembly = try await NodeAssembly.assemble(
+                config: config, identity: identity, databasePath: dir.databaseFile, networking: !noP2P, logger: logger)
+        } catch {
+            throw CLIError(error.description)
         }
-        let p2pPort = await peerManager?.boundPort ?? 0
-        let p2pEnabled = peerManager != nil
-        let p2pHost = config.p2pBind
+        let node = assembly.node
+        let peerManager = assembly.peers
+        let p2pAddress = assembly.p2pAddress
         let rpcHost = config.rpcBind
         let rpcPortHolder = PortHolder()
         let nodeRPC = NodeRPC(node: node, peers: peerManager) {
             [
-                "p2p": !p2pEnabled ? .null : ["host": .string(p2pHost), "port": .int(Int64(p2pPort))],
+                "p2p": p2pAddress.map { ["host": .string($0.host), "port": .int(Int64($0.port))] } ?? .null,
                 "rpc": ["host": .string(rpcHost), "port": .int(Int64(rpcPortHolder.port))],
                 "datadir": .string(dir.path),
                 "identity_encrypted": .bool(encrypted),
@@ -142,11 +118,7 @@ struct DaemonCommand: AsyncParsableCommand {
             throw CLIError("cannot listen for JSON-RPC on \(config.rpcBind):\(config.effectiveRPCPort): \(error)")
         }
         rpcPortHolder.port = server.port
-        let sweeper = ExpirySweeper(node: node, logger: logger)
-        let checkpointer = WALCheckpointer(database: node.database, logger: logger)
-        var services: [any Service] = [server, sweeper, checkpointer]
-        if let peerManager { services.append(peerManager) }
-        let group = ServiceGroup(services: services, gracefulShutdownSignals: [], logger: logger)
+        let group = ServiceGroup(services: [server] + assembly.services, gracefulShutdownSignals: [], logger: logger)
         logger.info(
             "souk daemon ready",
             metadata: [
@@ -157,7 +129,7 @@ struct DaemonCommand: AsyncParsableCommand {
         FileHandle.standardOutput.write(
             Data(
                 ("souk daemon ready: node \(node.nodeID) rpc \(config.rpcBind):\(server.port)"
-                    + (peerManager == nil ? "" : " p2p \(p2pHost):\(p2pPort)") + "\n").utf8))
+                    + (p2pAddress.map { " p2p \($0.host):\($0.port)" } ?? "") + "\n").utf8))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             tasks.addTask {
@@ -170,6 +142,32 @@ struct DaemonCommand: AsyncParsableCommand {
             tasks.cancelAll()
         }
         logger.info("souk daemon stopped")
+    }
+
+    /// `souk.conf` with the command-line flags applied on top.
+    private func effectiveConfig(_ dir: DataDir) throws -> NodeConfig {
+        var config: NodeConfig
+        do { config = try NodeConfig.load(from: dir) } catch { throw CLIError("\(error)") }
+        if let network {
+            guard let n = NodeConfig.Network(rawValue: network) else {
+                throw CLIError(
+                    "unknown --network \(network); valid: \(NodeConfig.Network.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            config.network = n
+        }
+        if let p = options.rpcPort { config.rpcPort = p }
+        if let b = rpcBind { config.rpcBind = b }
+        if rpcAllowRemote { config.rpcAllowRemote = true }
+        if let p = p2pPort { config.p2pPort = p }
+        if let b = p2pBind { config.p2pBind = b }
+        if let m = maxInbound { config.maxInbound = m }
+        if let o = outboundTarget { config.outboundTarget = o }
+        if noDiscover { config.discover = false }
+        for c in connect {
+            guard HostPort(c) != nil else { throw CLIError("--connect must be HOST:PORT, got \"\(c)\"") }
+        }
+        config.peers += connect
+        return config
     }
 
     private func unlockIdentity(_ dir: DataDir) throws -> (SigningKey, encrypted: Bool) {
