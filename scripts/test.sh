@@ -14,6 +14,14 @@ bash scripts/install-deps.sh
 
 read -r -a build_flags <<<"${SWIFT_BUILD_FLAGS:-}"
 
+# One style everywhere: the checked-in .swift-format (4 spaces, 120 columns), checked by the
+# swift-format that ships with the toolchain. Fix with: swift format -i -r Sources Tests Benchmarks Package.swift
+echo "==> swift format lint --strict"
+if ! swift format lint --strict -r Sources Tests Benchmarks Package.swift; then
+    echo "Formatting check FAILED: run \`swift format -i -r Sources Tests Benchmarks Package.swift\`" >&2
+    exit 1
+fi
+
 echo "==> swift build ${build_flags[*]}"
 if ! swift build "${build_flags[@]}"; then
     echo "Build FAILED; no tests were run." >&2

@@ -28,7 +28,8 @@ public struct HostPort: Hashable, Sendable, CustomStringConvertible {
             portText = parts[1]
         }
         guard !host.isEmpty, !host.contains(where: { $0 == " " || $0 == "/" || $0.isNewline }),
-            portText.allSatisfy(\.isASCII), portText.allSatisfy(\.isNumber), let port = Int(portText), (1...65_535).contains(port)
+            portText.allSatisfy(\.isASCII), portText.allSatisfy(\.isNumber), let port = Int(portText),
+            (1...65_535).contains(port)
         else { return nil }
         self.host = String(host)
         self.port = port

@@ -151,7 +151,8 @@ public struct Listing: Sendable, Equatable {
         else {
             throw ValidationError(
                 .invalidTitle,
-                "title must not contain control characters, bidi overrides, line separators or leading/trailing whitespace")
+                "title must not contain control characters, bidi overrides, line separators or leading/trailing whitespace"
+            )
         }
         guard description.utf8.count <= Limits.descriptionMaxBytes else {
             throw ValidationError(

@@ -130,7 +130,9 @@ public struct NodeProfile: Sendable, Equatable {
                 "display name must be 1 to \(Limits.displayNameMaxCharacters) characters without control characters or outer whitespace"
             )
         }
-        guard avatarHash.isEmpty || avatarHash.count == 32 else { throw refuse("avatar hash must be empty or 32 bytes") }
+        guard avatarHash.isEmpty || avatarHash.count == 32 else {
+            throw refuse("avatar hash must be empty or 32 bytes")
+        }
         guard addresses.count <= Limits.maxAddresses, Set(addresses).count == addresses.count else {
             throw refuse("at most \(Limits.maxAddresses) distinct addresses")
         }
@@ -146,7 +148,9 @@ public struct NodeProfile: Sendable, Equatable {
         for l in languages where !Self.isLanguageTag(l) {
             throw refuse("language \"\(l)\" is not a tag such as en or de-CH")
         }
-        guard updatedAt >= TimeRules.earliestTimestamp else { throw ValidationError(.invalidTimestamps, "updated_at is before 2020") }
+        guard updatedAt >= TimeRules.earliestTimestamp else {
+            throw ValidationError(.invalidTimestamps, "updated_at is before 2020")
+        }
         guard expiresAt > updatedAt, expiresAt - updatedAt <= Limits.maxLifetime else {
             throw ValidationError(.invalidTimestamps, "expires_at must be after updated_at and at most 90 days later")
         }

@@ -19,7 +19,8 @@ public enum Ed25519 {
         return signature.withUnsafeBufferPointer { sig in
             message.withUnsafeBufferPointer { msg in
                 publicKey.withUnsafeBufferPointer { pk in
-                    crypto_sign_verify_detached(sig.baseAddress!, msg.baseAddress, UInt64(msg.count), pk.baseAddress!) == 0
+                    crypto_sign_verify_detached(sig.baseAddress!, msg.baseAddress, UInt64(msg.count), pk.baseAddress!)
+                        == 0
                 }
             }
         }

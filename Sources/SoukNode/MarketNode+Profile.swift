@@ -52,7 +52,8 @@ extension MarketNode {
             version: (current?.version ?? 0) + 1, updatedAt: max(now, (current?.updatedAt ?? 0) + 1),
             expiresAt: 0, displayName: name, avatarHash: changes.avatarHash ?? current?.avatarHash ?? [],
             addresses: changes.addresses ?? current?.addresses ?? [],
-            mailboxes: changes.mailboxes ?? current?.mailboxes ?? [], arbiters: changes.arbiters ?? current?.arbiters ?? [],
+            mailboxes: changes.mailboxes ?? current?.mailboxes ?? [],
+            arbiters: changes.arbiters ?? current?.arbiters ?? [],
             languages: changes.languages ?? current?.languages ?? [])
         p.expiresAt = p.updatedAt + NodeProfile.Limits.maxLifetime
         do {

@@ -1,5 +1,5 @@
-public import Logging
 import Foundation
+public import Logging
 public import SoukCore
 public import SoukCrypto
 public import SoukStore
@@ -150,7 +150,9 @@ public actor MarketNode {
     }
 
     /// Signature checks dominate verification; spread them over the cores when the batch is large.
-    static func verifyConcurrently(_ envelopes: [[UInt8]], now: UInt64) async -> [Result<VerifiedObject, ValidationError>] {
+    static func verifyConcurrently(_ envelopes: [[UInt8]], now: UInt64) async -> [Result<
+        VerifiedObject, ValidationError
+    >] {
         let verify: @Sendable ([UInt8]) -> Result<VerifiedObject, ValidationError> = { bytes in
             Result { () throws(ValidationError) in try VerifiedObject(bytes: bytes, now: now) }
         }

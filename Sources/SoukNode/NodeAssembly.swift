@@ -40,7 +40,8 @@ public struct NodeAssembly: Sendable {
     ) async throws(NodeError) -> NodeAssembly {
         let database: SoukDatabase
         do { database = try SoukDatabase.open(path: databasePath) } catch { throw .io("\(error)") }
-        let node = MarketNode(identity: identity, database: database, network: config.network, clock: clock, logger: logger)
+        let node = MarketNode(
+            identity: identity, database: database, network: config.network, clock: clock, logger: logger)
         var services: [any Service] = [
             PeriodicService.expirySweeper(node: node, logger: logger),
             PeriodicService.walCheckpointer(database: database, logger: logger),
@@ -50,7 +51,8 @@ public struct NodeAssembly: Sendable {
         do {
             try await peers.bind()
         } catch {
-            throw .io("cannot listen for peers on \(HostPort(host: config.p2pBind, port: config.effectiveP2PPort)): \(error)")
+            throw .io(
+                "cannot listen for peers on \(HostPort(host: config.p2pBind, port: config.effectiveP2PPort)): \(error)")
         }
         services.append(peers)
         let address = HostPort(host: config.p2pBind, port: await peers.boundPort)

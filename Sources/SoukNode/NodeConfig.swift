@@ -42,50 +42,52 @@ public struct NodeConfig: Sendable, Equatable {
             let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)[0]
                 .trimmingCharacters(in: .whitespaces)
             if line.isEmpty { continue }
-            let where_ = "\(file) line \(index + 1)"
+            let location = "\(file) line \(index + 1)"
             guard let eq = line.firstIndex(of: "=") else {
-                throw NodeError.badConfig("\(where_): expected key = value")
+                throw NodeError.badConfig("\(location): expected key = value")
             }
             let key = line[..<eq].trimmingCharacters(in: .whitespaces)
             let value = line[line.index(after: eq)...].trimmingCharacters(in: .whitespaces)
             switch key {
             case "network":
                 guard let n = Network(rawValue: value) else {
-                    throw NodeError.badConfig("\(where_): network must be main or testnet")
+                    throw NodeError.badConfig("\(location): network must be main or testnet")
                 }
                 network = n
-            case "rpc-port": rpcPort = try NodeConfig.port(value, where_)
-            case "p2p-port": p2pPort = try NodeConfig.port(value, where_)
+            case "rpc-port": rpcPort = try NodeConfig.port(value, location)
+            case "p2p-port": p2pPort = try NodeConfig.port(value, location)
             case "rpc-bind": rpcBind = value
             case "rpc-allow-remote":
                 guard value == "true" || value == "false" else {
-                    throw NodeError.badConfig("\(where_): rpc-allow-remote must be true or false")
+                    throw NodeError.badConfig("\(location): rpc-allow-remote must be true or false")
                 }
                 rpcAllowRemote = value == "true"
             case "peer":
                 guard HostPort(value) != nil else {
-                    throw NodeError.badConfig("\(where_): peer must be HOST:PORT, got \"\(value)\"")
+                    throw NodeError.badConfig("\(location): peer must be HOST:PORT, got \"\(value)\"")
                 }
                 peers.append(value)
             case "p2p-bind": p2pBind = value
-            case "max-inbound": maxInbound = try NodeConfig.count(value, where_, range: 0...10_000)
-            case "outbound-target": outboundTarget = try NodeConfig.count(value, where_, range: 0...1_000)
-            case "ban-seconds": banSeconds = try NodeConfig.count(value, where_, range: 1...(10 * 365 * 86_400))
+            case "max-inbound": maxInbound = try NodeConfig.count(value, location, range: 0...10_000)
+            case "outbound-target": outboundTarget = try NodeConfig.count(value, location, range: 0...1_000)
+            case "ban-seconds": banSeconds = try NodeConfig.count(value, location, range: 1...(10 * 365 * 86_400))
             case "discover":
                 guard value == "true" || value == "false" else {
-                    throw NodeError.badConfig("\(where_): discover must be true or false")
+                    throw NodeError.badConfig("\(location): discover must be true or false")
                 }
                 discover = value == "true"
             default:
                 throw NodeError.badConfig(
-                    "\(where_): unknown key \"\(key)\" (known: \(NodeConfig.knownKeys.joined(separator: ", ")))")
+                    "\(location): unknown key \"\(key)\" (known: \(NodeConfig.knownKeys.joined(separator: ", ")))")
             }
         }
     }
 
     /// The file text for these settings.
     public var rendered: String {
-        var lines = ["# Souk node configuration. Command-line flags override these values.", "network = \(network.rawValue)"]
+        var lines = [
+            "# Souk node configuration. Command-line flags override these values.", "network = \(network.rawValue)",
+        ]
         lines.append("rpc-port = \(effectiveRPCPort)")
         lines.append("rpc-bind = \(rpcBind)")
         lines.append("p2p-port = \(effectiveP2PPort)")
@@ -99,16 +101,17 @@ public struct NodeConfig: Sendable, Equatable {
         return try NodeConfig(parsing: String(decoding: data, as: UTF8.self))
     }
 
-    private static func count(_ value: String, _ where_: String, range: ClosedRange<Int>) throws -> Int {
+    private static func count(_ value: String, _ location: String, range: ClosedRange<Int>) throws -> Int {
         guard let n = Int(value), range.contains(n) else {
-            throw NodeError.badConfig("\(where_): expected a number in \(range.lowerBound)...\(range.upperBound), got \"\(value)\"")
+            throw NodeError.badConfig(
+                "\(location): expected a number in \(range.lowerBound)...\(range.upperBound), got \"\(value)\"")
         }
         return n
     }
 
-    private static func port(_ value: String, _ where_: String) throws -> Int {
+    private static func port(_ value: String, _ location: String) throws -> Int {
         guard let p = Int(value), (0...65535).contains(p) else {
-            throw NodeError.badConfig("\(where_): port must be 0-65535, got \"\(value)\"")
+            throw NodeError.badConfig("\(location): port must be 0-65535, got \"\(value)\"")
         }
         return p
     }

@@ -70,7 +70,8 @@ extension PeerManager {
             throw PeerCommandError(description: "address must be HOST:PORT, got \"\(address)\"")
         }
         let normalized = hp.description
-        try? node.database.rememberAddress(host: hp.host, port: hp.port, nodeID: nil, source: "manual", seen: UInt64(now()))
+        try? node.database.rememberAddress(
+            host: hp.host, port: hp.port, nodeID: nil, source: "manual", seen: UInt64(now()))
         dialState[normalized]?.failures = 0
         if !isConnected(to: normalized) && !dialing.contains(normalized) { requestDial(normalized, now: now()) }
     }
@@ -78,7 +79,8 @@ extension PeerManager {
     /// Closes links to a node id (hex) or an address (`host:port`). Returns how many were closed.
     public func disconnect(_ target: String) -> Int {
         let keys = peers.values.filter { p in
-            p.nodeID?.hex == target.lowercased() || HostPort(host: p.remoteHost, port: p.remotePort).description == target
+            p.nodeID?.hex == target.lowercased()
+                || HostPort(host: p.remoteHost, port: p.remotePort).description == target
                 || p.dialed == target
         }.map(\.key)
         for k in keys { closePeer(k, reason: "disconnected by operator", misbehaving: false) }
@@ -131,7 +133,8 @@ extension PeerManager {
     public func traffic() -> TrafficSnapshot {
         TrafficSnapshot(
             bytesInByType: stats.bytesIn, bytesOutByType: stats.bytesOut, objectsReceived: stats.objectsReceived,
-            objectsNew: stats.objectsNew, objectsDuplicate: stats.objectsDuplicate, objectsInvalid: stats.objectsInvalid)
+            objectsNew: stats.objectsNew, objectsDuplicate: stats.objectsDuplicate, objectsInvalid: stats.objectsInvalid
+        )
     }
 
     /// When each object first reached this node (Unix seconds, sub-second), for measurements.

@@ -5,8 +5,8 @@ import NIOPosix
 public import ServiceLifecycle
 import SoukCore
 import SoukCrypto
-import SoukWire
 import SoukStore
+import SoukWire
 
 extension PeerManager: Service {
     typealias PeerChannel = NIOAsyncChannel<[UInt8], ByteBuffer>
@@ -190,7 +190,8 @@ extension PeerManager: Service {
             let inbound = peers.values.filter { $0.direction == .inbound }
             if inbound.count >= settings.maxInbound {
                 let candidates = inbound.map {
-                    ConnectionPolicy.InboundPeer(key: $0.key, host: $0.remoteHost, since: $0.since, lastUseful: $0.lastUseful)
+                    ConnectionPolicy.InboundPeer(
+                        key: $0.key, host: $0.remoteHost, since: $0.since, lastUseful: $0.lastUseful)
                 }
                 guard let victim = ConnectionPolicy.evictionCandidate(candidates) else {
                     logger.info("refused inbound link: inbound limit reached", metadata: ["peer.address": "\(host)"])
@@ -212,8 +213,10 @@ extension PeerManager: Service {
                 let (stream, continuation) = AsyncStream.makeStream(
                     of: [UInt8].self, bufferingPolicy: .bufferingOldest(65_536))
                 let queued = QueueMeter()
-                guard let key = self.admit(
-                    direction: direction, host: host, port: port, dialed: dialed, outbox: continuation, queued: queued)
+                guard
+                    let key = self.admit(
+                        direction: direction, host: host, port: port, dialed: dialed, outbox: continuation,
+                        queued: queued)
                 else {
                     if let dialed { self.dialFinished(dialed, connected: false) }
                     return

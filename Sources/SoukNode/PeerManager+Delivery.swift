@@ -50,7 +50,10 @@ extension PeerManager {
         _ body: [UInt8], type: Delivery.BodyType, to recipients: [NodeID], ttl: UInt64 = 7 * 24 * 3600
     ) throws(PeerCommandError) -> DeliveryStatus {
         guard (1...Delivery.Limits.maxRecipients).contains(recipients.count), Set(recipients).count == recipients.count
-        else { throw PeerCommandError(description: "a delivery needs 1 to \(Delivery.Limits.maxRecipients) distinct recipients") }
+        else {
+            throw PeerCommandError(
+                description: "a delivery needs 1 to \(Delivery.Limits.maxRecipients) distinct recipients")
+        }
         guard !body.isEmpty, body.count <= Delivery.Limits.maxBodyBytes else {
             throw PeerCommandError(description: "a delivery body must be 1 to \(Delivery.Limits.maxBodyBytes) bytes")
         }
@@ -83,7 +86,8 @@ extension PeerManager {
     /// else forward it one hop towards connected recipients.
     func received(delivery: Delivery, from key: Int, now: Double) async {
         guard delivery.expires > UInt64(now), delivery.expires <= UInt64(now) + Delivery.Limits.maxLifetime + 600 else {
-            logger.debug("delivery dropped: expired or too far ahead", metadata: ["delivery.id": "\(Hex.encode(delivery.id))"])
+            logger.debug(
+                "delivery dropped: expired or too far ahead", metadata: ["delivery.id": "\(Hex.encode(delivery.id))"])
             return
         }
         if delivery.recipients.contains(node.nodeID) {
@@ -96,7 +100,8 @@ extension PeerManager {
         var next = delivery
         next.hops -= 1
         let targets = peers.values.filter { p in
-            p.key != key && p.ready && p.features.contains("deliver") && p.nodeID.map(delivery.recipients.contains) == true
+            p.key != key && p.ready && p.features.contains("deliver")
+                && p.nodeID.map(delivery.recipients.contains) == true
         }
         guard !targets.isEmpty else { return }  // no recipient here; mailboxes hold mail for absent nodes
         deliveries.remember(relayed: delivery.id, from: key)

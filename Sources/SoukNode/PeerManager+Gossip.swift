@@ -1,6 +1,6 @@
 import Logging
-import SoukCrypto
 public import SoukCore
+import SoukCrypto
 import SoukStore
 import SoukWire
 

@@ -44,7 +44,8 @@ extension PeerManager {
         if !need.isEmpty {
             peers[key]?.requestedShort.formUnion(need)
             for chunk in stride(from: 0, to: need.count, by: PeerMessage.Limits.maxIDs) {
-                sendMessage(.getObjects(Array(need[chunk..<min(chunk + PeerMessage.Limits.maxIDs, need.count)])), to: key)
+                sendMessage(
+                    .getObjects(Array(need[chunk..<min(chunk + PeerMessage.Limits.maxIDs, need.count)])), to: key)
             }
         }
         if !outcome.have.isEmpty { serve((try? node.database.envelopes(outcome.have)) ?? [], to: key) }

@@ -1,11 +1,11 @@
 import Foundation
-import Synchronization
 public import Logging
 import NIOCore
 public import SoukCore
 import SoukCrypto
 import SoukStore
 public import SoukWire
+import Synchronization
 
 /// Owns every peer link: the I/O shell around the protocol's plain values. It runs each link's
 /// state machine (`PeerLink`), routes gossip through `GossipRouter`, schedules reconciliation with
@@ -233,7 +233,8 @@ public actor PeerManager {
             ])
         let now = UInt64(now())
         if let dialed = peer.dialed, let hp = HostPort(dialed) {
-            try? node.database.rememberAddress(host: hp.host, port: hp.port, nodeID: id.publicKey, source: "dial", seen: now)
+            try? node.database.rememberAddress(
+                host: hp.host, port: hp.port, nodeID: id.publicKey, source: "dial", seen: now)
             try? node.database.recordAttempt(hostPort: dialed, success: true, nodeID: id.publicKey, now: now)
             dialState[dialed]?.failures = 0
         } else if hello.listenPort != 0 {
@@ -337,4 +338,3 @@ public actor PeerManager {
             }
     }
 }
-

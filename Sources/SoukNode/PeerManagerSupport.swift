@@ -1,5 +1,5 @@
-import Synchronization
 import SoukCore
+import Synchronization
 
 /// Counts bytes queued for one peer: the actor adds, the writer task subtracts.
 final class QueueMeter: Sendable {

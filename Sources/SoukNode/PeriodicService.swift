@@ -22,7 +22,9 @@ public struct PeriodicService: Service {
     }
 
     /// Prunes expired objects (and re-signs this node's profile when due) every `period`.
-    public static func expirySweeper(node: MarketNode, period: Duration = .seconds(60), logger: Logger) -> PeriodicService {
+    public static func expirySweeper(node: MarketNode, period: Duration = .seconds(60), logger: Logger)
+        -> PeriodicService
+    {
         PeriodicService(period: period) {
             do {
                 try await node.pruneExpired()
@@ -45,7 +47,8 @@ public struct PeriodicService: Service {
             }
             switch result {
             case .success(let frames) where frames.walFrames > 0:
-                logger.trace("wal checkpoint", metadata: ["frames": "\(frames.walFrames)", "done": "\(frames.checkpointed)"])
+                logger.trace(
+                    "wal checkpoint", metadata: ["frames": "\(frames.walFrames)", "done": "\(frames.checkpointed)"])
             case .success:
                 break
             case .failure(let error):

@@ -40,7 +40,8 @@ extension NodeRPC {
                 }
                 guard let status = try await require().deliveryStatus(id) else {
                     throw RPCError(
-                        code: RPCError.AppCode.deliveryNotFound, message: "no delivery \(raw) sent by this node is remembered",
+                        code: RPCError.AppCode.deliveryNotFound,
+                        message: "no delivery \(raw) sent by this node is remembered",
                         data: ["delivery_id": .string(raw)])
                 }
                 return Self.json(status)
@@ -52,7 +53,8 @@ extension NodeRPC {
                     "items": .array(
                         items.map { i in
                             [
-                                "delivery_id": .string(Hex.encode(i.deliveryID)), "body_hash": .string(Hex.encode(i.bodyHash)),
+                                "delivery_id": .string(Hex.encode(i.deliveryID)),
+                                "body_hash": .string(Hex.encode(i.bodyHash)),
                                 "body": .string(Hex.encode(i.body)), "expires_at": .int(Int64(i.expiresAt)),
                                 "received_at": .int(Int64(i.receivedAt)),
                             ]
@@ -70,7 +72,9 @@ extension NodeRPC {
             "expires_at": .int(Int64(s.expires)),
             "handed_to": .array(s.handedTo.map { .string($0.hex) }),
             "acknowledged": .object(
-                Dictionary(uniqueKeysWithValues: acks.map { ($0.key.hex, $0.value.map { JSONValue.int(Int64($0)) } ?? .null) })),
+                Dictionary(
+                    uniqueKeysWithValues: acks.map { ($0.key.hex, $0.value.map { JSONValue.int(Int64($0)) } ?? .null) })
+            ),
             "delivered": .bool(s.delivered),
         ]
     }

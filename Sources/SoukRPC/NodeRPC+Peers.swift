@@ -87,7 +87,8 @@ extension NodeRPC {
                 let times = try await require().arrivalTimes(ids)
                 return [
                     "arrivals": .object(
-                        Dictionary(uniqueKeysWithValues: times.map { ($0.key.hex, JSONValue.int(Int64($0.value * 1000))) }))
+                        Dictionary(
+                            uniqueKeysWithValues: times.map { ($0.key.hex, JSONValue.int(Int64($0.value * 1000))) }))
                 ]
             },
         ]
@@ -126,6 +127,9 @@ extension NodeRPC {
     }
 
     static func banJSON(_ b: BanRecord) -> JSONValue {
-        ["target": .string(b.target), "until": .int(Int64(b.until)), "reason": .string(b.reason), "created_at": .int(Int64(b.createdAt))]
+        [
+            "target": .string(b.target), "until": .int(Int64(b.until)), "reason": .string(b.reason),
+            "created_at": .int(Int64(b.createdAt)),
+        ]
     }
 }

@@ -63,7 +63,8 @@ extension NodeRPC {
     static func nodeIDs(_ p: RPCParams, _ field: String) throws(RPCError) -> [NodeID]? {
         try p.optionalStringArray(field)?.map { (hex: String) throws(RPCError) -> NodeID in
             guard let id = NodeID(hex: hex) else {
-                throw .invalidParams("\(field) must hold node ids (64 hex digits each)", reason: "invalid_node_id", field: field)
+                throw .invalidParams(
+                    "\(field) must hold node ids (64 hex digits each)", reason: "invalid_node_id", field: field)
             }
             return id
         }

@@ -1,7 +1,7 @@
 import Foundation
-public import SoukNode
 import SoukCore
 import SoukCrypto
+public import SoukNode
 public import SoukStore
 
 /// The node's JSON-RPC method table: `noun.verb` names, documented in `Specs/openrpc.json`.
@@ -41,7 +41,10 @@ public struct NodeRPC: Sendable {
                     "uptime_seconds": .int(Int64(await node.now()) - Int64(node.startedAt)),
                     "listings": ["active": .int(Int64(counts.listings)), "retracted": .int(Int64(counts.retractions))],
                     "objects": .object(
-                        Dictionary(uniqueKeysWithValues: ObjectRegistry.kinds.map { ($0.name, JSONValue.int(Int64(objects[$0] ?? 0))) })),
+                        Dictionary(
+                            uniqueKeysWithValues: ObjectRegistry.kinds.map {
+                                ($0.name, JSONValue.int(Int64(objects[$0] ?? 0)))
+                            })),
                 ]
                 for (k, v) in await info() { o[k] = v }
                 if let peers { o["sync"] = await Self.syncJSON(peers) }
@@ -49,7 +52,9 @@ public struct NodeRPC: Sendable {
             },
             RPCMethod("listing.create", parameters: Self.listingFields) { p in
                 let draft = try Self.draft(p)
-                return try await Self.mapNodeErrors { try Self.json(await node.createListing(draft), now: await node.now()) }
+                return try await Self.mapNodeErrors {
+                    try Self.json(await node.createListing(draft), now: await node.now())
+                }
             },
             RPCMethod("listing.update", parameters: ["listing_id"] + Self.listingFields) { p in
                 let id = try Self.listingID(p)
@@ -97,11 +102,12 @@ public struct NodeRPC: Sendable {
                     }
                     let now = await node.now()
                     return [
-                        "results": .array(page.hits.map { hit in
-                            var o = Self.json(hit.listing, now: now).objectValue!
-                            if let s = hit.score { o["score"] = .double((s * 1000).rounded() / 1000) }
-                            return .object(o)
-                        }),
+                        "results": .array(
+                            page.hits.map { hit in
+                                var o = Self.json(hit.listing, now: now).objectValue!
+                                if let s = hit.score { o["score"] = .double((s * 1000).rounded() / 1000) }
+                                return .object(o)
+                            }),
                         "next_cursor": page.nextCursor.map(JSONValue.string) ?? .null,
                         "truncated": .bool(page.truncated),
                         "truncation_reason": page.truncationReason.map(JSONValue.string) ?? .null,
@@ -125,19 +131,23 @@ public struct NodeRPC: Sendable {
     static func rpcError(_ e: NodeError) -> RPCError {
         switch e {
         case .listingNotFound(let id):
-            return RPCError(code: RPCError.AppCode.listingNotFound, message: e.description, data: ["listing_id": .string(id.hex)])
+            return RPCError(
+                code: RPCError.AppCode.listingNotFound, message: e.description, data: ["listing_id": .string(id.hex)])
         case .listingRetracted(let id, let at):
             return RPCError(
                 code: RPCError.AppCode.listingRetracted, message: e.description,
                 data: ["listing_id": .string(id.hex), "retracted_at": .int(Int64(at))])
         case .listingExpired(let id):
-            return RPCError(code: RPCError.AppCode.listingExpired, message: e.description, data: ["listing_id": .string(id.hex)])
+            return RPCError(
+                code: RPCError.AppCode.listingExpired, message: e.description, data: ["listing_id": .string(id.hex)])
         case .notSeller(let id):
-            return RPCError(code: RPCError.AppCode.notSeller, message: e.description, data: ["listing_id": .string(id.hex)])
+            return RPCError(
+                code: RPCError.AppCode.notSeller, message: e.description, data: ["listing_id": .string(id.hex)])
         case .invalid(let v):
             return .invalidParams(v.message, reason: v.code.rawValue)
         case .quotaExceeded(let limit):
-            return RPCError(code: RPCError.AppCode.quotaExceeded, message: e.description, data: ["limit": .int(Int64(limit))])
+            return RPCError(
+                code: RPCError.AppCode.quotaExceeded, message: e.description, data: ["limit": .int(Int64(limit))])
         case .conflict:
             return RPCError(code: RPCError.AppCode.conflict, message: e.description)
         case .profileNotFound(let id):
@@ -246,7 +256,8 @@ public struct NodeRPC: Sendable {
         c.condition = try condition(p)
         c.tags = try p.optionalStringArray("tags")
         c.expiresInDays = try p.optionalInt("expires_in_days", range: 1...30).map(Int.init)
-        let anything = [c.title, c.description, c.category, c.location, c.country].contains { $0 != nil }
+        let anything =
+            [c.title, c.description, c.category, c.location, c.country].contains { $0 != nil }
             || c.price != nil || c.quantity != nil || c.condition != nil || c.tags != nil || c.expiresInDays != nil
         guard anything else { throw .invalidParams("nothing to update: give at least one field to change") }
         return c

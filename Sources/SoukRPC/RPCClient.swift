@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A small blocking JSON-RPC client over HTTP/1.1 for the CLI and tests. One request per

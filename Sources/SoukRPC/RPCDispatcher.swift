@@ -89,7 +89,8 @@ public struct RPCDispatcher: Sendable {
             if let unknown = o.keys.sorted().first(where: { !method.parameters.contains($0) }) {
                 throw .invalidParams(
                     "unknown parameter \"\(unknown)\" for \(method.name)"
-                        + (method.parameters.isEmpty ? " (it takes none)" : " (takes: \(method.parameters.joined(separator: ", ")))"),
+                        + (method.parameters.isEmpty
+                            ? " (it takes none)" : " (takes: \(method.parameters.joined(separator: ", ")))"),
                     reason: "unknown_parameter", field: unknown)
             }
             return RPCParams(o)

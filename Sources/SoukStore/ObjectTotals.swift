@@ -17,7 +17,8 @@ public struct ObjectTotals: Sendable, Equatable {
         count += sign
         id.bytes.withUnsafeBufferPointer { b in
             for i in 0..<8 {
-                let v = Int64(b[4 * i]) | Int64(b[4 * i + 1]) << 8 | Int64(b[4 * i + 2]) << 16 | Int64(b[4 * i + 3]) << 24
+                let v =
+                    Int64(b[4 * i]) | Int64(b[4 * i + 1]) << 8 | Int64(b[4 * i + 2]) << 16 | Int64(b[4 * i + 3]) << 24
                 limbs[i] += sign * v
             }
         }

@@ -1,5 +1,5 @@
-import GRDB
 import Foundation
+import GRDB
 
 /// A sealed body delivered to this node (`Specs/wire.md` §15), kept until the node's user reads it.
 public struct InboxItem: Sendable, Equatable {
@@ -21,7 +21,8 @@ extension SoukDatabase {
     {
         try writer.write { db in
             if try Bool.fetchOne(
-                db, sql: "SELECT EXISTS(SELECT 1 FROM inbox WHERE delivery_id = ?)", arguments: [deliveryID.data]) == true
+                db, sql: "SELECT EXISTS(SELECT 1 FROM inbox WHERE delivery_id = ?)", arguments: [deliveryID.data])
+                == true
             {
                 return .duplicate
             }
@@ -41,13 +42,15 @@ extension SoukDatabase {
     /// Sealed deliveries held, newest first.
     public func inbox(limit: Int = 100) throws -> [InboxItem] {
         try writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM inbox ORDER BY received_at DESC, delivery_id LIMIT ?", arguments: [limit])
-                .map {
-                    InboxItem(
-                        deliveryID: ($0["delivery_id"] as Data).bytes, bodyHash: ($0["body_hash"] as Data).bytes,
-                        body: ($0["body"] as Data).bytes, expiresAt: UInt64($0["expires_at"] as Int64),
-                        receivedAt: UInt64($0["received_at"] as Int64))
-                }
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM inbox ORDER BY received_at DESC, delivery_id LIMIT ?", arguments: [limit]
+            )
+            .map {
+                InboxItem(
+                    deliveryID: ($0["delivery_id"] as Data).bytes, bodyHash: ($0["body_hash"] as Data).bytes,
+                    body: ($0["body"] as Data).bytes, expiresAt: UInt64($0["expires_at"] as Int64),
+                    receivedAt: UInt64($0["received_at"] as Int64))
+            }
         }
     }
 }

@@ -1,6 +1,6 @@
-public import SoukCore
-import GRDB
 import Foundation
+import GRDB
+public import SoukCore
 
 /// Listings (kind 1): one row per listing id in `listings` (with its full-text index), holding
 /// the current version; a higher version with the same `created_at` replaces it; a listing with a
@@ -27,7 +27,8 @@ enum ListingApplier: ObjectApplier {
             guard listing.version > heldVersion, UInt64(current["created_at"] as Int64) == listing.createdAt else {
                 return .stale(currentVersion: heldVersion)
             }
-            _ = try w.store(replacing: [ObjectID(bytes: (current["object_id"] as Data).bytes)], countsAgainstQuota: false)
+            _ = try w.store(
+                replacing: [ObjectID(bytes: (current["object_id"] as Data).bytes)], countsAgainstQuota: false)
             try db.cachedStatement(
                 sql: """
                     UPDATE listings SET object_id = ?, version = ?, title = ?, description = ?,
@@ -54,7 +55,9 @@ enum ListingApplier: ObjectApplier {
         return .inserted
     }
 
-    private static func columns(_ object: VerifiedObject, _ l: Listing, now: UInt64) -> [(any DatabaseValueConvertible)?] {
+    private static func columns(_ object: VerifiedObject, _ l: Listing, now: UInt64) -> [(
+        any DatabaseValueConvertible
+    )?] {
         [
             l.id(seller: object.signer).bytes.data, object.signer.data, object.id.bytes.data,
             Int64(l.version), l.title, l.description, Int64(l.price.minorUnits), l.price.currency.code, l.category,
@@ -191,10 +194,12 @@ extension SoukDatabase {
     /// that expired and the sweeper has not removed yet (an index range that it keeps short).
     public func counts(now: UInt64) throws -> (listings: Int, retractions: Int) {
         let counts = try objectCounts()
-        let expired = try writer.read { db in
-            try Int.fetchOne(
-                db.cachedStatement(sql: "SELECT COUNT(*) FROM listings WHERE expires_at <= ?"), arguments: [Int64(now)])
-        } ?? 0
+        let expired =
+            try writer.read { db in
+                try Int.fetchOne(
+                    db.cachedStatement(sql: "SELECT COUNT(*) FROM listings WHERE expires_at <= ?"),
+                    arguments: [Int64(now)])
+            } ?? 0
         return ((counts[.listing] ?? 0) - expired, counts[.listingRetraction] ?? 0)
     }
 }

@@ -1,6 +1,6 @@
-public import SoukCore
-import GRDB
 import Foundation
+import GRDB
+public import SoukCore
 
 /// What `apply` did with a verified object. Only `.inserted`, `.updated` and `.retracted`
 /// change the store; those are the outcomes a node relays.
@@ -72,9 +72,10 @@ struct ObjectWriter {
     func store(replacing: [ObjectID], countsAgainstQuota: Bool) throws -> Bool {
         let kind = object.kind
         if countsAgainstQuota, let limit = quotas.limit(kind) {
-            let held = try Int.fetchOne(
-                db.cachedStatement(sql: "SELECT COUNT(*) FROM objects WHERE kind = ? AND signer = ?"),
-                arguments: [Int(kind.rawValue), object.signer.data]) ?? 0
+            let held =
+                try Int.fetchOne(
+                    db.cachedStatement(sql: "SELECT COUNT(*) FROM objects WHERE kind = ? AND signer = ?"),
+                    arguments: [Int(kind.rawValue), object.signer.data]) ?? 0
             guard held < limit else { return false }
         }
         try SoukDatabase.deleteObjects(replacing, db: db)
@@ -154,8 +155,9 @@ extension SoukDatabase {
     /// Deletes objects by id and takes them out of the totals.
     static func deleteObjects(_ ids: [ObjectID], db: Database) throws {
         for id in ids {
-            guard let kind = try Int.fetchOne(
-                db.cachedStatement(sql: "SELECT kind FROM objects WHERE id = ?"), arguments: [id.bytes.data])
+            guard
+                let kind = try Int.fetchOne(
+                    db.cachedStatement(sql: "SELECT kind FROM objects WHERE id = ?"), arguments: [id.bytes.data])
             else { continue }
             try db.cachedStatement(sql: "DELETE FROM objects WHERE id = ?").execute(arguments: [id.bytes.data])
             var delta = ObjectTotals()
@@ -225,7 +227,9 @@ extension SoukDatabase {
     ) throws -> [(timestamp: UInt64, id: ObjectID)] {
         // Stored timestamps fit Int64; a bound beyond that is above every item.
         guard lower.timestamp <= UInt64(Int64.max) else { return [] }
-        func padded(_ p: [UInt8]) -> Data { (Array(p.prefix(32)) + [UInt8](repeating: 0, count: max(0, 32 - p.count))).data }
+        func padded(_ p: [UInt8]) -> Data {
+            (Array(p.prefix(32)) + [UInt8](repeating: 0, count: max(0, 32 - p.count))).data
+        }
         var sql = """
             SELECT timestamp, id FROM objects INDEXED BY objects_recon
             WHERE gossip = 1 AND kind IN (\(Self.gossipKindList(kinds))) AND (timestamp, id) >= (?, ?)

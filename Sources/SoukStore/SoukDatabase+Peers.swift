@@ -1,6 +1,6 @@
-import SoukCore
-import GRDB
 import Foundation
+import GRDB
+import SoukCore
 
 /// A remembered peer address.
 public struct AddressRecord: Sendable, Equatable {
@@ -77,7 +77,8 @@ extension SoukDatabase {
                 AddressRecord(
                     host: row["host"], port: row["port"], nodeID: (row["node_id"] as Data?)?.bytes,
                     source: row["source"], lastSeen: UInt64(row["last_seen"] as Int64),
-                    lastAttempt: UInt64(row["last_attempt"] as Int64), lastSuccess: UInt64(row["last_success"] as Int64),
+                    lastAttempt: UInt64(row["last_attempt"] as Int64),
+                    lastSuccess: UInt64(row["last_success"] as Int64),
                     failures: row["failures"])
             }
         }

@@ -1,6 +1,6 @@
-public import SoukCore
-import GRDB
 import Foundation
+import GRDB
+public import SoukCore
 
 /// Node profiles (kind 3): one per signer in `profiles`; a higher version replaces the held one.
 enum ProfileApplier: ObjectApplier {
@@ -50,13 +50,14 @@ extension SoukDatabase {
     /// The profile held for a node key, expired or not; `nil` if none.
     public func profile(of signer: NodeID) throws -> StoredProfile? {
         try writer.read { db in
-            guard let row = try Row.fetchOne(
-                db,
-                sql: """
-                    SELECT o.envelope, o.received_at FROM profiles p JOIN objects o ON o.id = p.object_id
-                    WHERE p.signer = ?
-                    """,
-                arguments: [signer.publicKey.data])
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT o.envelope, o.received_at FROM profiles p JOIN objects o ON o.id = p.object_id
+                        WHERE p.signer = ?
+                        """,
+                    arguments: [signer.publicKey.data])
             else { return nil }
             let bytes = (row["envelope"] as Data).bytes
             let envelope: Envelope

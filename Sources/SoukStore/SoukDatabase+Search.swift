@@ -1,6 +1,6 @@
-import SoukCore
-import GRDB
 import Foundation
+import GRDB
+import SoukCore
 
 extension SoukDatabase {
     /// Bounds on one search. A ranked query on a very common word must not take seconds, so a text
@@ -21,13 +21,34 @@ extension SoukDatabase {
         let limit = max(1, min(query.limit, SearchQuery.maxLimit))
         var filters = ["l.expires_at > ?"]
         var args: [(any DatabaseValueConvertible)?] = [Int64(now)]
-        if let c = query.category { filters.append("l.category = ?"); args.append(c) }
-        if let c = query.currency { filters.append("l.currency = ?"); args.append(c.code) }
-        if let p = query.minPriceMinor { filters.append("l.price_minor >= ?"); args.append(Int64(clamping: p)) }
-        if let p = query.maxPriceMinor { filters.append("l.price_minor <= ?"); args.append(Int64(clamping: p)) }
-        if let c = query.country { filters.append("l.country = ?"); args.append(c) }
-        if let s = query.seller { filters.append("l.seller = ?"); args.append(s.data) }
-        if let c = query.condition { filters.append("l.condition = ?"); args.append(Int64(c.rawValue)) }
+        if let c = query.category {
+            filters.append("l.category = ?")
+            args.append(c)
+        }
+        if let c = query.currency {
+            filters.append("l.currency = ?")
+            args.append(c.code)
+        }
+        if let p = query.minPriceMinor {
+            filters.append("l.price_minor >= ?")
+            args.append(Int64(clamping: p))
+        }
+        if let p = query.maxPriceMinor {
+            filters.append("l.price_minor <= ?")
+            args.append(Int64(clamping: p))
+        }
+        if let c = query.country {
+            filters.append("l.country = ?")
+            args.append(c)
+        }
+        if let s = query.seller {
+            filters.append("l.seller = ?")
+            args.append(s.data)
+        }
+        if let c = query.condition {
+            filters.append("l.condition = ?")
+            args.append(Int64(c.rawValue))
+        }
         if let loc = query.location, !loc.isEmpty {
             filters.append("l.location LIKE ? ESCAPE '\\'")
             let escaped = loc.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
@@ -77,7 +98,8 @@ extension SoukDatabase {
             var out: [Candidate] = []
             var reason: String?
             while let row = try cursor.next() {
-                out.append(Candidate(rowid: row["rowid"], score: row["score"], price: row["price"], created: row["created"]))
+                out.append(
+                    Candidate(rowid: row["rowid"], score: row["score"], price: row["price"], created: row["created"]))
                 if out.count >= bounds.maxCandidates {
                     if try cursor.next() != nil {
                         reason = "more than \(bounds.maxCandidates) listings match; only the newest were ranked"
@@ -103,7 +125,8 @@ extension SoukDatabase {
         let rows = try fetchRows(page.map(\.rowid))
         let hits = page.compactMap { c in rows[c.rowid].map { SearchPage.Hit(listing: $0, score: c.score) } }
         let snapshot = ceiling > 0 ? ceiling : (candidates.map(\.rowid).max() ?? 0)
-        let next = start + limit < sorted.count
+        let next =
+            start + limit < sorted.count
             ? SearchCursor(sort: query.sort, a: Int64(start + limit), b: snapshot).encoded : nil
         return SearchPage(hits: hits, nextCursor: next, truncated: truncated, truncationReason: reason)
     }
@@ -160,7 +183,8 @@ extension SoukDatabase {
                     break
                 }
             }
-            let next = more && !keys.isEmpty
+            let next =
+                more && !keys.isEmpty
                 ? SearchCursor(sort: query.sort, a: keys.last!.0, b: keys.last!.1).encoded : nil
             return SearchPage(hits: hits, nextCursor: next, truncated: reason != nil, truncationReason: reason)
         }

@@ -1,5 +1,5 @@
-import GRDB
 import Foundation
+import GRDB
 
 /// The one owner of a node's SQLite file (STYLE "One database owner").
 ///

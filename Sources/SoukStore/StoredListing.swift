@@ -1,6 +1,6 @@
-public import SoukCore
-import GRDB
 import Foundation
+import GRDB
+public import SoukCore
 
 /// A listing as the store holds it: the verbatim envelope plus the decoded fields search needs.
 public struct StoredListing: Sendable, Equatable {

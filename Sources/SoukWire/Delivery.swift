@@ -64,7 +64,9 @@ public struct Delivery: Sendable, Equatable {
         recipients = try (0..<n).map { _ in NodeID(publicKey: try r.readBytes(32, "recipient"))! }
         guard Set(recipients).count == recipients.count else { throw WireError.malformedMessage("duplicate recipient") }
         let type = try r.readByte("body type")
-        guard let bodyType = BodyType(rawValue: type) else { throw WireError.malformedMessage("unknown body type \(type)") }
+        guard let bodyType = BodyType(rawValue: type) else {
+            throw WireError.malformedMessage("unknown body type \(type)")
+        }
         self.bodyType = bodyType
         body = try r.readLengthPrefixed("body", maxLength: Limits.maxBodyBytes)
         guard !body.isEmpty else { throw WireError.malformedMessage("empty delivery body") }

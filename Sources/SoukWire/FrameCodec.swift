@@ -23,8 +23,10 @@ public struct FrameCodec: ByteToMessageDecoder, Sendable {
     }
 
     public static func lengthBytes(_ n: Int) -> [UInt8] {
-        [UInt8(truncatingIfNeeded: n >> 24), UInt8(truncatingIfNeeded: n >> 16), UInt8(truncatingIfNeeded: n >> 8),
-         UInt8(truncatingIfNeeded: n)]
+        [
+            UInt8(truncatingIfNeeded: n >> 24), UInt8(truncatingIfNeeded: n >> 16), UInt8(truncatingIfNeeded: n >> 8),
+            UInt8(truncatingIfNeeded: n),
+        ]
     }
 
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
@@ -44,7 +46,8 @@ public struct FrameCodec: ByteToMessageDecoder, Sendable {
 
     /// Takes one complete frame body off the front of `buffer`, or returns nil if incomplete.
     /// - Throws: `WireError.frameTooLarge` / `.frameTooSmall` as soon as the length prefix is read.
-    public static func nextFrame(_ buffer: inout ByteBuffer, maxBody: Int = maxBodyBytes) throws(WireError) -> [UInt8]? {
+    public static func nextFrame(_ buffer: inout ByteBuffer, maxBody: Int = maxBodyBytes) throws(WireError) -> [UInt8]?
+    {
         guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return nil }
         guard length <= UInt32(maxBody) else { throw .frameTooLarge(Int(length)) }
         guard length > 0 else { throw .frameTooSmall(0) }

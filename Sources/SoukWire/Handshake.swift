@@ -145,7 +145,8 @@ public struct Handshake: Sendable {
         let h3 = Blake2b.hash256(h2 + identity.publicKey)
         state = .done
         let session = Session(
-            peer: peer, sendKey: Handshake.prf(dh, "souk/hs/v1/i2r", h3), receiveKey: Handshake.prf(dh, "souk/hs/v1/r2i", h3),
+            peer: peer, sendKey: Handshake.prf(dh, "souk/hs/v1/i2r", h3),
+            receiveKey: Handshake.prf(dh, "souk/hs/v1/r2i", h3),
             transcriptHash: h3)
         return Step(send: msg3, session: session)
     }

@@ -135,7 +135,9 @@ public struct PeerLink: Sendable {
                 return actions
             } catch {
                 var actions: [Action] = []
-                if let refusal = error.refusal { actions.append(.send(FrameCodec.lengthBytes(refusal.count) + refusal)) }
+                if let refusal = error.refusal {
+                    actions.append(.send(FrameCodec.lengthBytes(refusal.count) + refusal))
+                }
                 let benign: Bool
                 switch error {
                 case .networkMismatch, .refusedByPeer, .refusedByUs, .unexpectedPeer, .selfConnection: benign = true

@@ -78,7 +78,8 @@ public enum PeerMessage: Sendable, Equatable {
         /// The kinds a hello without the extension implies: listing and listing-retraction.
         public static let legacyKinds: [UInt8] = [1, 2]
 
-        public init(listenPort: UInt16, userAgent: String, time: UInt64, kinds: [UInt8]? = nil, features: [String] = []) {
+        public init(listenPort: UInt16, userAgent: String, time: UInt64, kinds: [UInt8]? = nil, features: [String] = [])
+        {
             self.listenPort = listenPort
             self.userAgent = userAgent
             self.time = time
@@ -207,11 +208,14 @@ public enum PeerMessage: Sendable, Equatable {
                 let hi = try r.readByte("listen port")
                 let lo = try r.readByte("listen port")
                 let ua = try r.readString("user agent", maxBytes: Limits.maxUserAgentBytes)
-                var hello = Hello(listenPort: UInt16(hi) << 8 | UInt16(lo), userAgent: ua, time: try r.readVarint("time"))
+                var hello = Hello(
+                    listenPort: UInt16(hi) << 8 | UInt16(lo), userAgent: ua, time: try r.readVarint("time"))
                 if !r.isAtEnd {
                     hello.kinds = try r.readLengthPrefixed("kinds", maxLength: Limits.maxKinds)
                     let n = try PeerMessage.count(&r, max: Limits.maxFeatures)
-                    for _ in 0..<n { hello.features.append(try r.readString("feature", maxBytes: Limits.maxFeatureBytes)) }
+                    for _ in 0..<n {
+                        hello.features.append(try r.readString("feature", maxBytes: Limits.maxFeatureBytes))
+                    }
                 }
                 // Later releases may append further fields: what follows is ignored, not refused.
                 self = .hello(hello)
@@ -242,7 +246,9 @@ public enum PeerMessage: Sendable, Equatable {
                     let host = try r.readString("host", maxBytes: Limits.maxHostBytes)
                     let hi = try r.readByte("port")
                     let lo = try r.readByte("port")
-                    addrs.append(PeerAddress(host: host, port: UInt16(hi) << 8 | UInt16(lo), lastSeen: try r.readVarint("last seen")))
+                    addrs.append(
+                        PeerAddress(
+                            host: host, port: UInt16(hi) << 8 | UInt16(lo), lastSeen: try r.readVarint("last seen")))
                 }
                 self = .addr(addrs)
             case 0x30: self = .reconcile(try ReconMessage(reading: &r))

@@ -25,7 +25,8 @@ public struct Session: Sendable {
     public mutating func seal(_ plaintext: [UInt8]) -> [UInt8] {
         precondition(plaintext.count <= FrameCodec.maxPlaintextBytes, "message too large for one frame")
         let length = FrameCodec.lengthBytes(plaintext.count + ChaChaPoly.tagBytes)
-        let ct = try! ChaChaPoly.seal(plaintext, key: sendKey, nonce: ChaChaPoly.nonce(counter: sendCounter), ad: length)
+        let ct = try! ChaChaPoly.seal(
+            plaintext, key: sendKey, nonce: ChaChaPoly.nonce(counter: sendCounter), ad: length)
         sendCounter += 1
         return length + ct
     }
@@ -35,8 +36,9 @@ public struct Session: Sendable {
     public mutating func open(_ body: [UInt8]) throws(WireError) -> [UInt8] {
         guard body.count > ChaChaPoly.tagBytes else { throw .frameTooSmall(body.count) }
         let length = FrameCodec.lengthBytes(body.count)
-        guard let pt = try? ChaChaPoly.open(
-            body, key: receiveKey, nonce: ChaChaPoly.nonce(counter: receiveCounter), ad: length)
+        guard
+            let pt = try? ChaChaPoly.open(
+                body, key: receiveKey, nonce: ChaChaPoly.nonce(counter: receiveCounter), ad: length)
         else { throw .badTag }
         receiveCounter += 1
         return pt

@@ -2,12 +2,12 @@ import ArgumentParser
 import Foundation
 import Logging
 import ServiceLifecycle
-import UnixSignals
 import SoukCore
 import SoukCrypto
 import SoukNode
 import SoukRPC
 import SoukStore
+import UnixSignals
 
 struct DaemonCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -76,7 +76,8 @@ struct DaemonCommand: AsyncParsableCommand {
         if !HostPort.isLoopback(config.rpcBind) {
             guard config.rpcAllowRemote else {
                 throw CLIError(
-                    "refusing to bind JSON-RPC to non-loopback \(config.rpcBind): pass --rpc-allow-remote if you mean it")
+                    "refusing to bind JSON-RPC to non-loopback \(config.rpcBind): pass --rpc-allow-remote if you mean it"
+                )
             }
             logger.warning(
                 "JSON-RPC is bound to a non-loopback address by operator choice",
@@ -151,7 +152,8 @@ struct DaemonCommand: AsyncParsableCommand {
         if let network {
             guard let n = NodeConfig.Network(rawValue: network) else {
                 throw CLIError(
-                    "unknown --network \(network); valid: \(NodeConfig.Network.allCases.map(\.rawValue).joined(separator: ", "))")
+                    "unknown --network \(network); valid: \(NodeConfig.Network.allCases.map(\.rawValue).joined(separator: ", "))"
+                )
             }
             config.network = n
         }

@@ -71,7 +71,8 @@ struct ListingCommand: AsyncParsableCommand {
     }
 
     struct Retract: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Publish a signed tombstone for one of your listings.")
+        static let configuration = CommandConfiguration(
+            abstract: "Publish a signed tombstone for one of your listings.")
         @OptionGroup var options: GlobalOptions
         @Argument(help: "The listing id.") var id: String
 

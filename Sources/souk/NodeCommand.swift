@@ -33,7 +33,8 @@ extension NodeCommand.Info {
         var out = "\np2p:       \(p2p["host"]?.stringValue ?? "?"):\(p2p["port"]?.intValue ?? 0)"
         if let sync = r["sync"] {
             let inSync = sync["in_sync"]?.boolValue == true ? "in sync" : "not yet in sync"
-            out += "\npeers:     \(sync["connected_peers"]?.intValue ?? 0) connected, \(inSync)"
+            out +=
+                "\npeers:     \(sync["connected_peers"]?.intValue ?? 0) connected, \(inSync)"
                 + " (reconciled with \(sync["peers_reconciled"]?.intValue ?? 0))"
         }
         return out

@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Reads a passphrase from `--passphrase-file`, or asks on the terminal.
@@ -11,7 +12,8 @@ enum Passphrase {
             guard let data = FileManager.default.contents(atPath: file) else {
                 throw CLIError("cannot read passphrase file \(file)")
             }
-            let line = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+            let line =
+                String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
                 .first.map(String.init) ?? ""
             guard !line.isEmpty else { throw CLIError("passphrase file \(file) is empty") }
             return Array(line.utf8)

@@ -66,7 +66,9 @@ struct PeerCommand: AsyncParsableCommand {
             var p: [String: JSONValue] = ["target": .string(target), "seconds": .int(Int64(seconds))]
             if let reason { p["reason"] = .string(reason) }
             let r = try options.call("peer.ban", p)
-            options.printResult(r) { "banned \($0["target"]?.stringValue ?? target) until \($0["until"]?.intValue ?? 0)" }
+            options.printResult(r) {
+                "banned \($0["target"]?.stringValue ?? target) until \($0["until"]?.intValue ?? 0)"
+            }
         }
     }
 
@@ -77,7 +79,9 @@ struct PeerCommand: AsyncParsableCommand {
 
         func run() async throws {
             let r = try options.call("peer.unban", ["target": .string(target)])
-            options.printResult(r) { $0["removed"]?.boolValue == true ? "unbanned \(target)" : "\(target) was not banned" }
+            options.printResult(r) {
+                $0["removed"]?.boolValue == true ? "unbanned \(target)" : "\(target) was not banned"
+            }
         }
     }
 
@@ -93,7 +97,10 @@ struct PeerCommand: AsyncParsableCommand {
                 return Output.columns(
                     ["TARGET", "UNTIL", "REASON"],
                     bans.map {
-                        [$0["target"]?.stringValue ?? "", "\($0["until"]?.intValue ?? 0)", $0["reason"]?.stringValue ?? ""]
+                        [
+                            $0["target"]?.stringValue ?? "", "\($0["until"]?.intValue ?? 0)",
+                            $0["reason"]?.stringValue ?? "",
+                        ]
                     })
             }
         }

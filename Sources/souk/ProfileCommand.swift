@@ -27,15 +27,18 @@ struct ProfileCommand: AsyncParsableCommand {
             abstract: "Sign and publish the next version of this node's profile; unset fields keep their value.")
         @OptionGroup var options: GlobalOptions
         @Option(name: .customLong("name"), help: "Display name, 1 to 64 characters.") var displayName: String?
-        @Option(name: .customLong("address"), help: "HOST:PORT where this node accepts peers (repeat; replaces the list).")
+        @Option(
+            name: .customLong("address"), help: "HOST:PORT where this node accepts peers (repeat; replaces the list).")
         var addresses: [String] = []
         @Option(name: .customLong("mailbox"), help: "Node id of a mailbox node (repeat, at most 3; replaces the list).")
         var mailboxes: [String] = []
-        @Option(name: .customLong("arbiter"), help: "Key of an accepted arbiter (repeat, at most 16; replaces the list).")
+        @Option(
+            name: .customLong("arbiter"), help: "Key of an accepted arbiter (repeat, at most 16; replaces the list).")
         var arbiters: [String] = []
         @Option(name: .customLong("language"), help: "Language tag such as en or de-CH (repeat; replaces the list).")
         var languages: [String] = []
-        @Option(name: .customLong("avatar-hash"), help: "BLAKE2b-256 of an avatar image, 64 hex digits (\"\" removes it).")
+        @Option(
+            name: .customLong("avatar-hash"), help: "BLAKE2b-256 of an avatar image, 64 hex digits (\"\" removes it).")
         var avatarHash: String?
         @Flag(name: .customLong("clear-addresses"), help: "Publish no addresses.") var clearAddresses = false
         @Flag(name: .customLong("clear-mailboxes"), help: "Publish no mailbox nodes.") var clearMailboxes = false
@@ -53,7 +56,8 @@ struct ProfileCommand: AsyncParsableCommand {
                 p[field] = .array(values.map(JSONValue.string))
             }
             guard !p.isEmpty else {
-                throw CLIError("nothing to set: give --name, --address, --mailbox, --arbiter, --language or --avatar-hash")
+                throw CLIError(
+                    "nothing to set: give --name, --address, --mailbox, --arbiter, --language or --avatar-hash")
             }
             let r = try options.call("profile.set", p)
             options.printResult(r, text: ProfileCommand.render)

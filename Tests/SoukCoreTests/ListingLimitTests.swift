@@ -46,8 +46,12 @@ struct ListingLimitTests {
             $0.title = String(repeating: "e\u{301}", count: 140)
         },
         LimitCase("title with inner spaces", create: nil) { $0.title = "Road  bike, 58 cm" },
-        LimitCase("title with U+00A0 and U+00C2 (next to the C1 range)", create: nil) { $0.title = "Prix\u{a0}\u{c2} 10" },
-        LimitCase("description with U+0100 and U+0180 (not controls)", create: nil) { $0.description = "\u{100} \u{180}" },
+        LimitCase("title with U+00A0 and U+00C2 (next to the C1 range)", create: nil) {
+            $0.title = "Prix\u{a0}\u{c2} 10"
+        },
+        LimitCase("description with U+0100 and U+0180 (not controls)", create: nil) {
+            $0.description = "\u{100} \u{180}"
+        },
         LimitCase("description of 8192 bytes", create: nil) { $0.description = String(repeating: "x", count: 8192) },
         LimitCase("description of 4096 two-byte characters", create: nil) {
             $0.description = String(repeating: "é", count: 4096)

@@ -63,7 +63,12 @@ struct ObjectModelTests {
             (Self.profile { $0.version = 0 }, .invalidVersion),
             (Self.profile { $0.expiresAt = $0.updatedAt }, .invalidTimestamps),
             (Self.profile { $0.expiresAt = $0.updatedAt + NodeProfile.Limits.maxLifetime + 1 }, .invalidTimestamps),
-            (Self.profile { $0.updatedAt = 1_000; $0.expiresAt = 2_000 }, .invalidTimestamps),
+            (
+                Self.profile {
+                    $0.updatedAt = 1_000
+                    $0.expiresAt = 2_000
+                }, .invalidTimestamps
+            ),
         ]
         for (p, code) in cases { #expect(Self.code(p) == code, "\(p)") }
         #expect(Self.code(Self.profile(), now: Self.now - 601) == .fromTheFuture)
@@ -93,10 +98,14 @@ struct ObjectModelTests {
         #expect(HostPort("127.0.0.1:7421")?.description == "127.0.0.1:7421")
         #expect(HostPort("[::1]:7421")?.host == "::1")
         #expect(HostPort(host: "2001:db8::1", port: 7).description == "[2001:db8::1]:7")
-        for bad in ["", "host", "host:", ":80", "host:0", "host:65536", "host:99999", "a:b:c", "[::1]", "[::1]7", "h st:1", "host:+1"] {
+        for bad in [
+            "", "host", "host:", ":80", "host:0", "host:65536", "host:99999", "a:b:c", "[::1]", "[::1]7", "h st:1",
+            "host:+1",
+        ] {
             #expect(HostPort(bad) == nil, "\(bad)")
         }
-        #expect(HostPort.isLoopback("127.8.0.1") && HostPort.isLoopback("::1") && HostPort.isLoopback("::ffff:127.0.0.1"))
+        #expect(
+            HostPort.isLoopback("127.8.0.1") && HostPort.isLoopback("::1") && HostPort.isLoopback("::ffff:127.0.0.1"))
         #expect(!HostPort.isLoopback("10.0.0.1") && !HostPort.isLoopback("128.0.0.1"))
     }
 

@@ -65,9 +65,12 @@ struct CLIErrorTests {
         #expect(refused.errorLine.contains("wrong passphrase"), "\(refused)")
         let noPassphrase = try await Souk.failure(["daemon", "--datadir", node.datadir])
         #expect(noPassphrase.errorLine.contains("--passphrase-file"), "\(noPassphrase)")
-        let unreadable = try await Souk.failure(["daemon", "--datadir", node.datadir, "--passphrase-file", node.scratch.path("nope")])
+        let unreadable = try await Souk.failure([
+            "daemon", "--datadir", node.datadir, "--passphrase-file", node.scratch.path("nope"),
+        ])
         #expect(unreadable.errorLine.contains("cannot read passphrase file"), "\(unreadable)")
-        #expect(!FileManager.default.fileExists(atPath: node.datadir + "/rpc.cookie"), "refused daemons leave no cookie")
+        #expect(
+            !FileManager.default.fileExists(atPath: node.datadir + "/rpc.cookie"), "refused daemons leave no cookie")
 
         let daemon = try await node.startDaemon(["--passphrase-file", right])
         defer { daemon.stop() }

@@ -58,14 +58,19 @@ struct CLIWorkflowTests {
         let bikes = try await node.json(SearchJSON.self, ["search", "bicycle"])
         #expect(Set(bikes.titles) == ["Vintage road bicycle", "Kids bicycle with stabilisers"])
         #expect(bikes.truncated == false)
-        let cheap = try await node.json(SearchJSON.self, ["search", "bicycle", "--max-price", "100", "--currency", "EUR"])
+        let cheap = try await node.json(
+            SearchJSON.self, ["search", "bicycle", "--max-price", "100", "--currency", "EUR"])
         #expect(cheap.titles == ["Kids bicycle with stabilisers"])
         let ascending = try await node.json(SearchJSON.self, ["search", "--category", "bikes", "--sort", "price_asc"])
         #expect(ascending.titles == ["Kids bicycle with stabilisers", "Vintage road bicycle"])
         let descending = try await node.json(SearchJSON.self, ["search", "--sort", "price_desc"])
         #expect(descending.titles == ["Vintage road bicycle", "Espresso machine", "Kids bicycle with stabilisers"])
-        #expect(try await node.json(SearchJSON.self, ["search", "--location", "Munich"]).titles == ["Espresso machine"])
-        #expect(try await node.json(SearchJSON.self, ["search", "--condition", "fair"]).titles == ["Kids bicycle with stabilisers"])
+        #expect(
+            try await node.json(SearchJSON.self, ["search", "--location", "Munich"]).titles == ["Espresso machine"])
+        #expect(
+            try await node.json(SearchJSON.self, ["search", "--condition", "fair"]).titles == [
+                "Kids bicycle with stabilisers"
+            ])
         let firstPage = try await node.json(
             SearchJSON.self, ["search", "--seller", identity.nodeId, "--sort", "price_asc", "--limit", "2"])
         #expect(firstPage.titles == ["Kids bicycle with stabilisers", "Espresso machine"])
@@ -77,7 +82,8 @@ struct CLIWorkflowTests {
         #expect(secondPage.nextCursor == nil)
 
         // Update keeps the id and the currency, bumps the version.
-        let updated = try await node.json(ListingJSON.self, ["listing", "update", bicycle.listingId, "--price", "99.00"])
+        let updated = try await node.json(
+            ListingJSON.self, ["listing", "update", bicycle.listingId, "--price", "99.00"])
         #expect(updated.listingId == bicycle.listingId)
         #expect(updated.version == 2)
         #expect(updated.price == "99.00")
@@ -86,7 +92,9 @@ struct CLIWorkflowTests {
         #expect(updated.objectId != bicycle.objectId)
         let shown = try await node.json(ListingJSON.self, ["listing", "show", bicycle.listingId])
         #expect(shown == updated)
-        #expect(try await node.json(SearchJSON.self, ["search", "bicycle", "--max-price", "100", "--currency", "EUR"]).titles.count == 2)
+        #expect(
+            try await node.json(SearchJSON.self, ["search", "bicycle", "--max-price", "100", "--currency", "EUR"])
+                .titles.count == 2)
 
         // Retract: gone from search, show explains why.
         let retracted = try await node.json(RetractJSON.self, ["listing", "retract", espresso.listingId])
@@ -130,17 +138,23 @@ struct CLIWorkflowTests {
         #expect(created.stdout.contains("310.50 USD"), "\(created)")
         #expect(created.stdout.contains("Works, one scratch."), "\(created)")
         let id = try #require(
-            created.stdout.split(separator: "\n").first { $0.hasPrefix("id:") }?.split(separator: " ").last.map(String.init))
+            created.stdout.split(separator: "\n").first { $0.hasPrefix("id:") }?.split(separator: " ").last.map(
+                String.init))
         #expect(id.count == 32)
 
         let shown = try await node.run(["listing", "show", id])
-        #expect(shown.succeeded && shown.stdout.contains("Brass telescope") && shown.stdout.contains("version:     1"), "\(shown)")
+        #expect(
+            shown.succeeded && shown.stdout.contains("Brass telescope") && shown.stdout.contains("version:     1"),
+            "\(shown)")
         let search = try await node.run(["search", "telescope"])
         #expect(search.succeeded, "\(search)")
         #expect(search.stdout.hasPrefix("ID"), "a table with a header: \(search)")
-        #expect(search.stdout.contains(id) && search.stdout.contains("Brass telescope") && search.stdout.contains("310.50 USD"))
+        #expect(
+            search.stdout.contains(id) && search.stdout.contains("Brass telescope")
+                && search.stdout.contains("310.50 USD"))
         let none = try await node.run(["search", "zeppelin"])
-        #expect(none.succeeded && none.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "no listings", "\(none)")
+        #expect(
+            none.succeeded && none.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "no listings", "\(none)")
         let mine = try await node.run(["listing", "mine"])
         #expect(mine.succeeded && mine.stdout.contains("Brass telescope"), "\(mine)")
         let updated = try await node.run(["listing", "update", id, "--title", "Brass telescope, tripod included"])
@@ -148,7 +162,9 @@ struct CLIWorkflowTests {
         let info = try await node.run(["node", "info"])
         #expect(info.succeeded && info.stdout.contains(identity.nodeId) && info.stdout.contains("1 active"), "\(info)")
         let retracted = try await node.run(["listing", "retract", id])
-        #expect(retracted.succeeded && retracted.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "retracted \(id)")
+        #expect(
+            retracted.succeeded && retracted.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "retracted \(id)"
+        )
     }
 
     @Test func rpcCommandAndRefusedRequests() async throws {

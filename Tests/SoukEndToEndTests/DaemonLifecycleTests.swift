@@ -70,7 +70,8 @@ struct DaemonLifecycleTests {
         #expect(anonymous.lowercased().contains("www-authenticate: basic"), "\(anonymous)")
         #expect(!anonymous.contains(daemon.nodeID), "nothing leaks without credentials")
         let wrongSecret = try RawHTTP.post(
-            port: node.port, body: body, authorization: RawHTTP.basic("__cookie__:" + String(repeating: "0", count: 64)))
+            port: node.port, body: body, authorization: RawHTTP.basic("__cookie__:" + String(repeating: "0", count: 64))
+        )
         #expect(RawHTTP.status(wrongSecret) == 401, "\(wrongSecret)")
         let notBasic = try RawHTTP.post(port: node.port, body: body, authorization: "Bearer whatever")
         #expect(RawHTTP.status(notBasic) == 401, "\(notBasic)")
@@ -137,7 +138,10 @@ struct DaemonLifecycleTests {
             defer { daemon.stop() }
             let created = try await node.json(
                 ListingJSON.self,
-                ["listing", "create", "--title", "Crash test item \(round)", "--price", "\(round)", "--category", "misc"])
+                [
+                    "listing", "create", "--title", "Crash test item \(round)", "--price", "\(round)", "--category",
+                    "misc",
+                ])
             try await daemon.signal(SIGKILL)
             ids.append(created.listingId)
         }

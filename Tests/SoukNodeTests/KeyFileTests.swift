@@ -78,14 +78,21 @@ struct KeyFileTests {
         let original = try KeyFile(key: key, passphrase: passphrase, parameters: NodeFixture.fastKDF)
         var noNonce = original
         noNonce.nonce = nil
-        #expect(throws: KeyFileError.malformed("missing encryption fields")) { try noNonce.unlock(passphrase: passphrase) }
+        #expect(throws: KeyFileError.malformed("missing encryption fields")) {
+            try noNonce.unlock(passphrase: passphrase)
+        }
         var shortNonce = original
         shortNonce.nonce = String(original.nonce!.dropLast(2))
         let error = #expect(throws: KeyFileError.self) { try shortNonce.unlock(passphrase: passphrase) }
-        if case .malformed? = error {} else { Issue.record("a 23-byte nonce must be malformed, got \(String(describing: error))") }
+        if case .malformed? = error {
+        } else {
+            Issue.record("a 23-byte nonce must be malformed, got \(String(describing: error))")
+        }
         var badHex = original
         badHex.ciphertext = "zz" + original.ciphertext!.dropFirst(2)
-        #expect(throws: KeyFileError.malformed("missing encryption fields")) { try badHex.unlock(passphrase: passphrase) }
+        #expect(throws: KeyFileError.malformed("missing encryption fields")) {
+            try badHex.unlock(passphrase: passphrase)
+        }
     }
 
     @Test func mismatchedPublicKeyIsRefused() throws {
@@ -103,7 +110,9 @@ struct KeyFileTests {
     @Test func unsupportedVersionSchemeAndBadFieldsAreMalformed() throws {
         var v2 = try KeyFile(key: key, passphrase: nil)
         v2.version = 2
-        #expect(throws: KeyFileError.malformed("unsupported version or bad public_key")) { try v2.unlock(passphrase: nil) }
+        #expect(throws: KeyFileError.malformed("unsupported version or bad public_key")) {
+            try v2.unlock(passphrase: nil)
+        }
         var shortKey = try KeyFile(key: key, passphrase: nil)
         shortKey.publicKey = String(shortKey.publicKey.dropLast(2))
         #expect(throws: KeyFileError.malformed("unsupported version or bad public_key")) {

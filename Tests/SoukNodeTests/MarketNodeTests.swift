@@ -89,7 +89,8 @@ struct MarketNodeTests {
         zeroQuantity.quantity = 0
         #expect(await invalidCode { _ = try await alice.createListing(zeroQuantity) } == .invalidQuantity)
         for days in [0, 31, -1] {
-            #expect(await invalidCode { _ = try await alice.createListing(Self.bicycle(days: days)) } == .invalidTimestamps)
+            #expect(
+                await invalidCode { _ = try await alice.createListing(Self.bicycle(days: days)) } == .invalidTimestamps)
         }
         #expect(try database.counts(now: clock.now) == (listings: 0, retractions: 0))
     }
@@ -131,10 +132,14 @@ struct MarketNodeTests {
         #expect(renewed.listing.expiresAt == clock.now + 30 * 86_400)
         var tooLong = ListingChanges()
         tooLong.expiresInDays = 31
-        #expect(await invalidCode { _ = try await alice.updateListing(created.listingID, changes: tooLong) } == .invalidTimestamps)
+        #expect(
+            await invalidCode { _ = try await alice.updateListing(created.listingID, changes: tooLong) }
+                == .invalidTimestamps)
         var badTitle = ListingChanges()
         badTitle.title = " padded "
-        #expect(await invalidCode { _ = try await alice.updateListing(created.listingID, changes: badTitle) } == .invalidTitle)
+        #expect(
+            await invalidCode { _ = try await alice.updateListing(created.listingID, changes: badTitle) }
+                == .invalidTitle)
         #expect(try await alice.listing(created.listingID).listing.version == 2, "refused updates change nothing")
     }
 

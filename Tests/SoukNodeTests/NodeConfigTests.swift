@@ -49,7 +49,10 @@ struct NodeConfigTests {
         #expect(config.p2pPort == 18001)
         #expect(config.effectiveP2PPort == 18001)
         #expect(config.peers == ["10.0.0.2:17421", "node.example:17421"])
-        #expect(Set(NodeConfig.knownKeys).isSuperset(of: ["network", "rpc-port", "rpc-bind", "rpc-allow-remote", "p2p-port", "peer"]))
+        #expect(
+            Set(NodeConfig.knownKeys).isSuperset(of: [
+                "network", "rpc-port", "rpc-bind", "rpc-allow-remote", "p2p-port", "peer",
+            ]))
     }
 
     @Test func testnetHasItsOwnDefaultPorts() throws {

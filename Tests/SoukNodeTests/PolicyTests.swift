@@ -15,7 +15,8 @@ struct PolicyTests {
     static func listing(_ n: UInt8, time: UInt64 = NodeFixture.start, version: UInt64 = 1) throws -> VerifiedObject {
         let l = Listing(
             salt: [UInt8](repeating: n, count: 16), version: version, createdAt: time, updatedAt: time,
-            expiresAt: time + 86_400, title: "Bike \(n)", description: "", price: Money(minorUnits: 100, currency: Currency(code: "EUR")!),
+            expiresAt: time + 86_400, title: "Bike \(n)", description: "",
+            price: Money(minorUnits: 100, currency: Currency(code: "EUR")!),
             category: "bikes", location: "", country: "", quantity: 1, condition: .good, tags: [])
         let envelope = Envelope(kind: .listing, payload: l.encoded(), signingKey: NodeFixture.key(n))
         return try VerifiedObject(envelope: envelope, now: time)
@@ -71,10 +72,13 @@ struct PolicyTests {
             limit.record(kind: .listing, signer: alice, now: t)
         }
         #expect(limit.refusal(kind: .listing, signer: alice, version: 3, now: 2) != nil, "third update in the window")
-        #expect(limit.refusal(kind: .listing, signer: alice, version: 1, now: 2) == nil, "first versions are not limited")
-        #expect(limit.refusal(kind: .listing, signer: bob, version: 5, now: 2) == nil, "another signer has its own count")
+        #expect(
+            limit.refusal(kind: .listing, signer: alice, version: 1, now: 2) == nil, "first versions are not limited")
+        #expect(
+            limit.refusal(kind: .listing, signer: bob, version: 5, now: 2) == nil, "another signer has its own count")
         #expect(limit.refusal(kind: .nodeProfile, signer: alice, version: 9, now: 2) == nil, "no rule for the kind")
-        #expect(limit.refusal(kind: .listing, signer: alice, version: 3, now: 100.5) == nil, "the first left the window")
+        #expect(
+            limit.refusal(kind: .listing, signer: alice, version: 3, now: 100.5) == nil, "the first left the window")
         limit.prune(now: 1_000)
         #expect(limit.trackedAuthors == 0)
     }
@@ -85,7 +89,8 @@ struct PolicyTests {
     func ingestDecisions() throws {
         let object = try Self.listing(1)
         let now = NodeFixture.start
-        for code in [ValidationError.Code.malformed, .badSignature, .invalidTitle, .invalidProfile, .invalidTimestamps] {
+        for code in [ValidationError.Code.malformed, .badSignature, .invalidTitle, .invalidProfile, .invalidTimestamps]
+        {
             let d = IngestPolicy.decide(.refused(ValidationError(code, "x")), origin: IngestOrigin(), now: now)
             guard case .ban = d else {
                 Issue.record("\(code) should ban, got \(d)")
@@ -98,28 +103,42 @@ struct PolicyTests {
         }
         #expect(IngestPolicy.decide(.applied(.inserted, object), origin: IngestOrigin(), now: now) == .relay(.push))
         #expect(
-            IngestPolicy.decide(.applied(.updated(fromVersion: 1), object), origin: IngestOrigin(grafted: true), now: now)
+            IngestPolicy.decide(
+                .applied(.updated(fromVersion: 1), object), origin: IngestOrigin(grafted: true), now: now)
                 == .relay(.pull))
-        #expect(IngestPolicy.decide(.applied(.retracted, object), origin: IngestOrigin(fetched: true), now: now) == .relay(.reconcile))
+        #expect(
+            IngestPolicy.decide(.applied(.retracted, object), origin: IngestOrigin(fetched: true), now: now)
+                == .relay(.reconcile))
         #expect(IngestPolicy.decide(.applied(.duplicate, object), origin: IngestOrigin(), now: now) == .notNew(.push))
-        #expect(IngestPolicy.decide(.applied(.stale(currentVersion: 3), object), origin: IngestOrigin(), now: now) == .notNew(.push))
-        #expect(IngestPolicy.decide(.applied(.alreadyRetracted, object), origin: IngestOrigin(), now: now) == .notNew(.push))
-        guard case .drop = IngestPolicy.decide(.applied(.quotaExceeded(limit: 5), object), origin: IngestOrigin(), now: now) else {
+        #expect(
+            IngestPolicy.decide(.applied(.stale(currentVersion: 3), object), origin: IngestOrigin(), now: now)
+                == .notNew(.push))
+        #expect(
+            IngestPolicy.decide(.applied(.alreadyRetracted, object), origin: IngestOrigin(), now: now) == .notNew(.push)
+        )
+        guard
+            case .drop = IngestPolicy.decide(
+                .applied(.quotaExceeded(limit: 5), object), origin: IngestOrigin(), now: now)
+        else {
             Issue.record("a quota refusal is dropped without blame")
             return
         }
         let dep = ObjectDependency.object(Self.id(4))
         #expect(IngestPolicy.decide(.applied(.deferred(dep), object), origin: IngestOrigin(), now: now) == .wait(dep))
         let blamed = ValidationError(.invalidTitle, "contradicts the stored trade")
-        guard case .ban = IngestPolicy.decide(.applied(.rejected(blamed), object), origin: IngestOrigin(), now: now) else {
+        guard case .ban = IngestPolicy.decide(.applied(.rejected(blamed), object), origin: IngestOrigin(), now: now)
+        else {
             Issue.record("a rejection with blame bans")
             return
         }
         let blameless = ValidationError(.expired, "late")
-        #expect(IngestPolicy.decide(.applied(.rejected(blameless), object), origin: IngestOrigin(), now: now) == .drop(reason: "late"))
+        #expect(
+            IngestPolicy.decide(.applied(.rejected(blameless), object), origin: IngestOrigin(), now: now)
+                == .drop(reason: "late"))
     }
 
-    @Test("ingest policy: pushed during a reconciliation, old objects are only announced, fresh ones keep the eager path")
+    @Test(
+        "ingest policy: pushed during a reconciliation, old objects are only announced, fresh ones keep the eager path")
     func ingestFreshness() throws {
         let now = NodeFixture.start + 1_000
         let old = try Self.listing(1, time: now - IngestPolicy.freshness - 1)
@@ -190,7 +209,8 @@ struct PolicyTests {
         let high = [UInt8](repeating: 2, count: 32)
         #expect(ConnectionPolicy.keepNewLink(newInitiator: low, existingInitiator: high))
         #expect(!ConnectionPolicy.keepNewLink(newInitiator: high, existingInitiator: low))
-        #expect(!ConnectionPolicy.keepNewLink(newInitiator: low, existingInitiator: low), "same initiator: keep the older")
+        #expect(
+            !ConnectionPolicy.keepNewLink(newInitiator: low, existingInitiator: low), "same initiator: keep the older")
     }
 
     @Test("eviction protects the old and the useful, then evicts the newest of the most crowded group")
@@ -202,14 +222,18 @@ struct PolicyTests {
         #expect(ConnectionPolicy.evictionCandidate(peers) == nil, "everyone protected")
         // Add three from one /16 and one elsewhere: the newest of the crowded group goes.
         peers += [
-            P(key: 20, host: "192.168.1.1", since: 20, lastUseful: 0), P(key: 21, host: "192.168.2.1", since: 21, lastUseful: 0),
-            P(key: 22, host: "192.168.3.1", since: 22, lastUseful: 0), P(key: 23, host: "172.16.0.1", since: 23, lastUseful: 0),
+            P(key: 20, host: "192.168.1.1", since: 20, lastUseful: 0),
+            P(key: 21, host: "192.168.2.1", since: 21, lastUseful: 0),
+            P(key: 22, host: "192.168.3.1", since: 22, lastUseful: 0),
+            P(key: 23, host: "172.16.0.1", since: 23, lastUseful: 0),
         ]
         #expect(ConnectionPolicy.evictionCandidate(peers) == 22)
         // Several groups of one each: refuse the newcomer instead.
-        let spread = peers.filter { $0.key < 20 } + [
-            P(key: 30, host: "192.168.1.1", since: 30, lastUseful: 0), P(key: 31, host: "172.16.0.1", since: 31, lastUseful: 0),
-        ]
+        let spread =
+            peers.filter { $0.key < 20 } + [
+                P(key: 30, host: "192.168.1.1", since: 30, lastUseful: 0),
+                P(key: 31, host: "172.16.0.1", since: 31, lastUseful: 0),
+            ]
         #expect(ConnectionPolicy.evictionCandidate(spread) == nil)
         #expect(ConnectionPolicy.netGroup("2001:db8:1:2::1") == "2001:db8")
         #expect(ConnectionPolicy.netGroup("203.0.113.9") == "203.0")

@@ -77,7 +77,8 @@ struct ProfileRPCTests {
             #expect(held["version"] == 1 && held["display_name"] == "Bob", "refusals changed nothing")
             let badID = try await s.callError("profile.get", ["node_id": "not-hex"])
             #expect(badID.code == -32602 && badID.data?["reason"] == "invalid_node_id")
-            let stranger = try await s.callError("profile.get", ["node_id": .string(String(repeating: "0b", count: 32))])
+            let stranger = try await s.callError(
+                "profile.get", ["node_id": .string(String(repeating: "0b", count: 32))])
             #expect(stranger.code == RPCError.AppCode.profileNotFound)
         }
     }

@@ -60,7 +60,8 @@ struct ObjectTableTests {
         #expect(left == [tomb.id])
         #expect(try db.reconTotals(kinds: kinds) == Self.expectedTotals(left))
         #expect(try db.objectCounts()[.listing] == 0)
-        #expect(try db.listing(update.listingID) == nil && (try db.profile(of: NodeID(publicKey: alice.publicKey)!)) == nil)
+        #expect(
+            try db.listing(update.listingID) == nil && (try db.profile(of: NodeID(publicKey: alice.publicKey)!)) == nil)
     }
 
     @Test("the id sum wraps modulo 2^256 like the reconciliation fingerprint's")
@@ -77,7 +78,8 @@ struct ObjectTableTests {
     func reconRanges() throws {
         let db = try SoukDatabase.inMemory()
         let objects = try (0..<6).map { i in
-            try Fixture.listing(key: Fixture.key(UInt8(i + 1)), salt: Fixture.salt(i), createdAt: now - 100 + UInt64(i / 2))
+            try Fixture.listing(
+                key: Fixture.key(UInt8(i + 1)), salt: Fixture.salt(i), createdAt: now - 100 + UInt64(i / 2))
         }
         _ = try db.applyBatch(objects, now: now)
         let all = try db.reconItems(kinds: ObjectRegistry.kinds, from: (0, []), to: nil)
@@ -104,7 +106,9 @@ struct ObjectTableTests {
         let v2 = try Self.profile(bob, version: 2, at: now, name: "Bob v2")
         #expect(try db.apply(v2, now: now) == .inserted)
         #expect(try db.apply(v2, now: now) == .duplicate)
-        #expect(try db.apply(try Self.profile(bob, version: 2, at: now, name: "Other"), now: now) == .stale(currentVersion: 2))
+        #expect(
+            try db.apply(try Self.profile(bob, version: 2, at: now, name: "Other"), now: now)
+                == .stale(currentVersion: 2))
         #expect(try db.apply(try Self.profile(bob, version: 1, at: now), now: now) == .stale(currentVersion: 2))
         let v3 = try Self.profile(bob, version: 3, at: now + 1, name: "Bob v3")
         #expect(try db.apply(v3, now: now) == .updated(fromVersion: 2))
@@ -114,11 +118,19 @@ struct ObjectTableTests {
         // A quota of 0 profiles per signer refuses a new one; replacements take no new slot.
         var quotas = ObjectQuotas.default
         quotas.perSigner[ObjectKind.nodeProfile.rawValue] = 0
-        #expect(try db.apply(try Self.profile(Fixture.key(3), version: 1, at: now), now: now, quotas: quotas) == .quotaExceeded(limit: 0))
-        #expect(try db.apply(try Self.profile(bob, version: 4, at: now + 2), now: now, quotas: quotas) == .updated(fromVersion: 3))
+        #expect(
+            try db.apply(try Self.profile(Fixture.key(3), version: 1, at: now), now: now, quotas: quotas)
+                == .quotaExceeded(limit: 0))
+        #expect(
+            try db.apply(try Self.profile(bob, version: 4, at: now + 2), now: now, quotas: quotas)
+                == .updated(fromVersion: 3))
         // Listing quotas are their own: a seller full of listings can still publish a profile.
-        #expect(try db.apply(try Fixture.listing(key: bob, salt: Fixture.salt(1)), now: now, maxActivePerSeller: 1) == .inserted)
-        #expect(try db.apply(try Fixture.listing(key: bob, salt: Fixture.salt(2)), now: now, maxActivePerSeller: 1) == .quotaExceeded(limit: 1))
+        #expect(
+            try db.apply(try Fixture.listing(key: bob, salt: Fixture.salt(1)), now: now, maxActivePerSeller: 1)
+                == .inserted)
+        #expect(
+            try db.apply(try Fixture.listing(key: bob, salt: Fixture.salt(2)), now: now, maxActivePerSeller: 1)
+                == .quotaExceeded(limit: 1))
     }
 
     @Test("served envelopes: exact ids and short-id prefixes, gossiped objects only")
@@ -163,7 +175,11 @@ struct ObjectTableTests {
         // Search still finds them through the rebuilt tables.
         #expect(Fixture.titles(try db.search(Fixture.query("bicycle"), now: written)) == ["Vintage road bicycle"])
         // And the file keeps working: a new listing, then reopening.
-        #expect(try db.apply(try Fixture.listing(key: Fixture.key(5), salt: Fixture.salt(5), createdAt: written, verifiedAt: written), now: written) == .inserted)
+        #expect(
+            try db.apply(
+                try Fixture.listing(
+                    key: Fixture.key(5), salt: Fixture.salt(5), createdAt: written, verifiedAt: written), now: written)
+                == .inserted)
         let reopened = try SoukDatabase.open(path: path)
         #expect(try reopened.counts(now: written).listings == 3)
     }

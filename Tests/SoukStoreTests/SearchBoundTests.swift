@@ -1,9 +1,10 @@
 import GRDB
 import SoukCore
 import SoukCrypto
-@testable import SoukStore
 import Synchronization
 import Testing
+
+@testable import SoukStore
 
 /// 200 listings that all match "gadget", inserted oldest first, with distinct prices.
 @Suite("search: the work bound")

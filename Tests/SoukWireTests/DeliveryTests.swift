@@ -9,7 +9,9 @@ struct DeliveryTests {
     static let recipient = NodeID(publicKey: Fixture.responder.publicKey)!
 
     static func delivery(body: [UInt8] = [9, 9, 9], recipients: [NodeID] = [recipient]) -> Delivery {
-        Delivery(id: Array(repeating: 0xab, count: 16), hops: 2, expires: Fixture.time, recipients: recipients, bodyType: .envelope, body: body)
+        Delivery(
+            id: Array(repeating: 0xab, count: 16), hops: 2, expires: Fixture.time, recipients: recipients,
+            bodyType: .envelope, body: body)
     }
 
     @Test("deliver and delivered round-trip")
@@ -52,7 +54,12 @@ struct DeliveryTests {
             encoded { $0.hops = 3 },
             encoded { $0.recipients = [] },
             encoded { $0.recipients = [other, other] },
-            encoded { $0.recipients = [other, Self.recipient, NodeID(publicKey: [UInt8](repeating: 5, count: 32))!, NodeID(publicKey: [UInt8](repeating: 6, count: 32))!] },
+            encoded {
+                $0.recipients = [
+                    other, Self.recipient, NodeID(publicKey: [UInt8](repeating: 5, count: 32))!,
+                    NodeID(publicKey: [UInt8](repeating: 6, count: 32))!,
+                ]
+            },
             encoded { $0.body = [] },
             encoded { $0.body = [UInt8](repeating: 1, count: Delivery.Limits.maxBodyBytes + 1) },
         ]
@@ -64,6 +71,11 @@ struct DeliveryTests {
         #expect(throws: WireError.self) { try PeerMessage(decoding: badType) }
         let largest = encoded { $0.body = [UInt8](repeating: 1, count: Delivery.Limits.maxBodyBytes) }
         #expect(throws: Never.self) { try PeerMessage(decoding: largest) }
-        #expect(throws: WireError.self) { try PeerMessage(decoding: PeerMessage.delivered(DeliveryAck(signing: Self.delivery(), network: "t", key: Fixture.responder)).encoded().dropLast()) }
+        #expect(throws: WireError.self) {
+            try PeerMessage(
+                decoding: PeerMessage.delivered(
+                    DeliveryAck(signing: Self.delivery(), network: "t", key: Fixture.responder)
+                ).encoded().dropLast())
+        }
     }
 }

@@ -37,7 +37,9 @@ struct FrameCodecTests {
         ]
         let pairs = bodies.map { (ByteBuffer(bytes: Self.frame($0)), [$0]) }
         // Two frames in one buffer give two outputs.
-        let double = (ByteBuffer(bytes: Self.frame([0xaa]) + Self.frame([0xbb, 0xcc])), [[UInt8(0xaa)], [0xbb, 0xcc]])
+        let double = (
+            ByteBuffer(bytes: Self.frame([0xaa]) + Self.frame([0xbb, 0xcc])), [[UInt8(0xaa)], [0xbb, 0xcc]]
+        )
         try ByteToMessageDecoderVerifier.verifyDecoder(inputOutputPairs: pairs + [double]) { FrameCodec() }
     }
 
@@ -47,7 +49,8 @@ struct FrameCodecTests {
         var bodies: [[UInt8]] = []
         var stream: [UInt8] = []
         for _ in 0..<60 {
-            let size = Bool.random(using: &rng) ? Int.random(in: 1...40, using: &rng) : Int.random(in: 41...5000, using: &rng)
+            let size =
+                Bool.random(using: &rng) ? Int.random(in: 1...40, using: &rng) : Int.random(in: 41...5000, using: &rng)
             let body = (0..<size).map { _ in UInt8.random(in: 0...255, using: &rng) }
             bodies.append(body)
             stream += Self.frame(body)
@@ -83,8 +86,9 @@ struct FrameCodecTests {
         _ = try channel.finish()
     }
 
-    @Test("a length prefix over the maximum throws on its 4 bytes, before any body arrives",
-          arguments: [UInt32(FrameCodec.maxBodyBytes + 1), 1 << 24, UInt32.max])
+    @Test(
+        "a length prefix over the maximum throws on its 4 bytes, before any body arrives",
+        arguments: [UInt32(FrameCodec.maxBodyBytes + 1), 1 << 24, UInt32.max])
     func tooLargeBeforeBody(length: UInt32) throws {
         let channel = try Self.channel()
         var prefix = ByteBuffer()

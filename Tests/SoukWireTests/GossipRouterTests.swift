@@ -80,20 +80,28 @@ struct GossipRouterTests {
         let author: [UInt8] = Array(repeating: 7, count: 32)
         let ids = (0..<5).map { Fixture.objectID(UInt8(0x10 + $0)) }
         for id in ids { _ = r.received(id, from: 1, via: .push, isNew: true, tree: author, now: 100) }
-        #expect(r.received(ids[0], from: 2, via: .push, isNew: false, tree: author, now: 100) == [.pruneTrees(2, [author])])
+        #expect(
+            r.received(ids[0], from: 2, via: .push, isNew: false, tree: author, now: 100) == [.pruneTrees(2, [author])])
         for id in ids[1...] {
             #expect(r.received(id, from: 2, via: .push, isNew: false, tree: author, now: 100.2).isEmpty)
         }
         #expect(!r.isEager(2, tree: author))
         // Still duplicates a second later: the prune may have crossed a graft, so it is repeated.
-        #expect(r.received(ids[1], from: 2, via: .push, isNew: false, tree: author, now: 101.1) == [.pruneTrees(2, [author])])
+        #expect(
+            r.received(ids[1], from: 2, via: .push, isNew: false, tree: author, now: 101.1) == [
+                .pruneTrees(2, [author])
+            ])
         // A link made eager again (its body was grafted) is pruned at once by the next duplicate.
         _ = r.received(Fixture.objectID(0x30), from: 2, via: .pull, isNew: true, tree: author, now: 101.2)
         #expect(r.isEager(2, tree: author))
-        #expect(r.received(ids[2], from: 2, via: .push, isNew: false, tree: author, now: 101.3) == [.pruneTrees(2, [author])])
+        #expect(
+            r.received(ids[2], from: 2, via: .push, isNew: false, tree: author, now: 101.3) == [
+                .pruneTrees(2, [author])
+            ])
         // Another author's tree is paced on its own.
         let other: [UInt8] = Array(repeating: 8, count: 32)
-        #expect(r.received(ids[3], from: 2, via: .push, isNew: false, tree: other, now: 101.3) == [.pruneTrees(2, [other])])
+        #expect(
+            r.received(ids[3], from: 2, via: .push, isNew: false, tree: other, now: 101.3) == [.pruneTrees(2, [other])])
     }
 
     @Test("ihave, then no body within the graft timeout: graft to the announcer, which becomes eager")

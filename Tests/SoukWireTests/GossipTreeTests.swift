@@ -22,11 +22,15 @@ struct GossipTreeTests {
     func duplicatePrunesOneTree() {
         var r = Self.router()
         _ = r.received(Self.a, from: 1, via: .push, isNew: true, tree: Self.alice)
-        #expect(r.received(Self.a, from: 2, via: .push, isNew: false, tree: Self.alice) == [.pruneTrees(2, [Self.alice])])
+        #expect(
+            r.received(Self.a, from: 2, via: .push, isNew: false, tree: Self.alice) == [.pruneTrees(2, [Self.alice])])
         #expect(!r.isEager(2, tree: Self.alice))
         #expect(r.isEager(2, tree: Self.bob) && r.isEager(2), "other authors and the default stay eager")
         // Bob's objects still go to 2 eagerly; Alice's are only announced to it.
-        #expect(r.received(Self.b, from: 1, via: .push, isNew: true, tree: Self.bob) == [.push(2, [Self.b]), .push(3, [Self.b])])
+        #expect(
+            r.received(Self.b, from: 1, via: .push, isNew: true, tree: Self.bob) == [
+                .push(2, [Self.b]), .push(3, [Self.b]),
+            ])
         #expect(r.received(Self.c, from: 1, via: .push, isNew: true, tree: Self.alice) == [.push(3, [Self.c])])
         #expect(r.tick(now: 0) == [.announce(2, [Self.c])])
     }

@@ -88,7 +88,9 @@ struct HandshakeTests {
     }
 
     /// The initiator after msg1, ready for msg2 (a value, so each test case gets a fresh copy).
-    static func initiatorAwaitingReply(expectedPeer: NodeID? = nil, identity: SigningKey = Fixture.initiator) -> Handshake {
+    static func initiatorAwaitingReply(expectedPeer: NodeID? = nil, identity: SigningKey = Fixture.initiator)
+        -> Handshake
+    {
         var i = Handshake(
             role: .initiator, identity: identity, network: Fixture.network, expectedPeer: expectedPeer,
             ephemeral: Fixture.initiatorEphemeral)
@@ -214,7 +216,9 @@ struct HandshakeTests {
             try r.receive(SpecTranscript().msg1 + [UInt8](repeating: 0, count: 256))
         }
         var r1 = Handshake(role: .responder, identity: Fixture.responder, network: Fixture.network)
-        #expect(throws: HandshakeError.malformed("bad hello length")) { try r1.receive(Array(SpecTranscript().msg1.dropLast())) }
+        #expect(throws: HandshakeError.malformed("bad hello length")) {
+            try r1.receive(Array(SpecTranscript().msg1.dropLast()))
+        }
         var r2 = Handshake(role: .responder, identity: Fixture.responder, network: Fixture.network)
         #expect(throws: HandshakeError.malformed("not a Souk handshake")) { try r2.receive(Array("SOUK".utf8)) }
         var r3 = Handshake(role: .responder, identity: Fixture.responder, network: Fixture.network)
@@ -223,7 +227,9 @@ struct HandshakeTests {
         #expect(throws: HandshakeError.malformed("low-order ephemeral key")) { try r3.receive(lowOrder) }
 
         var i = Self.initiatorAwaitingReply()
-        #expect(throws: HandshakeError.malformed("bad reply length")) { try i.receive(Array(SpecTranscript().msg2.dropLast())) }
+        #expect(throws: HandshakeError.malformed("bad reply length")) {
+            try i.receive(Array(SpecTranscript().msg2.dropLast()))
+        }
         var i2 = Self.initiatorAwaitingReply()
         #expect(throws: HandshakeError.malformed("empty reply")) { try i2.receive([]) }
         var i3 = Self.initiatorAwaitingReply()

@@ -89,8 +89,9 @@ struct PeerLinkTests {
         return (inbound, try #require(step.session))
     }
 
-    @Test("the first message must be hello: anything else closes the link as misbehaving",
-          arguments: [PeerMessage.ping(1), .getAddr, .optional(type: 0x80), .ihave([])])
+    @Test(
+        "the first message must be hello: anything else closes the link as misbehaving",
+        arguments: [PeerMessage.ping(1), .getAddr, .optional(type: 0x80), .ihave([])])
     func firstMessageNotHello(_ first: PeerMessage) throws {
         var (link, session) = try Self.inboundAwaitingHello()
         let actions = link.receive(frameBody: frameBody(session.seal(first.encoded())), now: Double(Fixture.time))

@@ -24,7 +24,10 @@ struct PeerMessageTests {
         .getObjects(ids(5).map(ShortID.init)), .getObjects(ids(PeerMessage.Limits.maxIDs).map(ShortID.init)),
         .getAddr,
         .addr([]),
-        .addr((0..<PeerMessage.Limits.maxAddresses).map { PeerAddress(host: "10.0.0.\($0)", port: UInt16($0), lastSeen: UInt64($0)) }),
+        .addr(
+            (0..<PeerMessage.Limits.maxAddresses).map {
+                PeerAddress(host: "10.0.0.\($0)", port: UInt16($0), lastSeen: UInt64($0))
+            }),
         .addr([PeerAddress(host: String(repeating: "h", count: 255), port: 1, lastSeen: 1)]),
         .reconcile(WireVectorData.reconcileExample),
         .reconcile(ReconMessage(ranges: [ReconRange(upper: .infinity, mode: .skip)])),
@@ -99,7 +102,9 @@ struct PeerMessageTests {
                 }
             }
             // At the limit, the same header is merely truncated.
-            let error = #expect(throws: WireError.self) { try PeerMessage(decoding: [type] + Self.varint(UInt64(limit))) }
+            let error = #expect(throws: WireError.self) {
+                try PeerMessage(decoding: [type] + Self.varint(UInt64(limit)))
+            }
             #expect(error.map { "\($0)".contains("truncated") } == true)
         }
         // Reconcile: range count and id-list count.
@@ -127,7 +132,8 @@ struct PeerMessageTests {
 
     @Test("hello: the kinds-and-features extension round-trips, later fields are ignored, a broken one is refused")
     func helloExtension() throws {
-        let full = PeerMessage.Hello(listenPort: 7, userAgent: "x", time: 9, kinds: [1, 2, 3, 200], features: ["a", "b"])
+        let full = PeerMessage.Hello(
+            listenPort: 7, userAgent: "x", time: 9, kinds: [1, 2, 3, 200], features: ["a", "b"])
         let bytes = PeerMessage.hello(full).encoded()
         #expect(try PeerMessage(decoding: bytes) == .hello(full))
         // A later release may append more fields: read what is known, ignore the rest.
@@ -165,7 +171,9 @@ struct PeerMessageTests {
         let badUTF8: [UInt8] = [0x01, 0x00, 0x01, 0x02, 0xc3, 0x28, 0x00]
         #expect(throws: WireError.self) { try PeerMessage(decoding: badUTF8) }
         #expect(throws: WireError.self) { try PeerMessage(decoding: [0x02, 0x80, 0x00]) }  // non-minimal varint
-        #expect(throws: WireError.self) { try PeerMessage(decoding: [0x02] + [UInt8](repeating: 0xff, count: 10) + [0x01]) }
+        #expect(throws: WireError.self) {
+            try PeerMessage(decoding: [0x02] + [UInt8](repeating: 0xff, count: 10) + [0x01])
+        }
         let host256 = PeerMessage.addr([PeerAddress(host: String(repeating: "h", count: 256), port: 1)]).encoded()
         #expect(throws: WireError.self) { try PeerMessage(decoding: host256) }
         // An envelope length prefix over the envelope cap, with nothing behind it.
@@ -201,7 +209,8 @@ struct PeerMessageTests {
         #expect(throws: WireError.malformedMessage("unknown range mode 3")) {
             try PeerMessage(decoding: [0x30, 0x01] + Self.varint(.max) + [0x00, 0x03])
         }
-        let shortFingerprint: [UInt8] = [0x30, 0x01] + Self.varint(.max) + [0x00, 0x01] + [UInt8](repeating: 0, count: 15)
+        let shortFingerprint: [UInt8] =
+            [0x30, 0x01] + Self.varint(.max) + [0x00, 0x01] + [UInt8](repeating: 0, count: 15)
         #expect(throws: WireError.self) { try PeerMessage(decoding: shortFingerprint) }
     }
 }

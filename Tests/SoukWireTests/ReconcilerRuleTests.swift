@@ -127,7 +127,8 @@ struct ReconcilerRuleTests {
         let later = ReconItem(timestamp: 6, id: n.id)
         #expect(ReconBound.between(p, later) == ReconBound(timestamp: 6, prefix: []))
         #expect(ReconBound.infinity.isAbove(later))
-        #expect(!ReconBound.zero.isAbove(ReconItem(timestamp: 0, id: ObjectID(bytes: [UInt8](repeating: 0, count: 32)))))
+        #expect(
+            !ReconBound.zero.isAbove(ReconItem(timestamp: 0, id: ObjectID(bytes: [UInt8](repeating: 0, count: 32)))))
     }
 
     /// Every reply must stay within `ReconMessage.maxRanges`, or the peer refuses it and bans us:

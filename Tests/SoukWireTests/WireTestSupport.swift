@@ -67,7 +67,9 @@ struct SpecTranscript {
         [0, 0, 0, 0] + (0..<8).map { UInt8((counter >> (8 * UInt64($0))) & 0xff) }
     }
 
-    static func be32(_ n: Int) -> [UInt8] { [UInt8(n >> 24 & 0xff), UInt8(n >> 16 & 0xff), UInt8(n >> 8 & 0xff), UInt8(n & 0xff)] }
+    static func be32(_ n: Int) -> [UInt8] {
+        [UInt8(n >> 24 & 0xff), UInt8(n >> 16 & 0xff), UInt8(n >> 8 & 0xff), UInt8(n & 0xff)]
+    }
 
     /// `u32 BE length || body`.
     static func frame(_ body: [UInt8]) -> [UInt8] { be32(body.count) + body }

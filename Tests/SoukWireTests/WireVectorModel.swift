@@ -100,7 +100,8 @@ enum WireVectorData {
     /// the feature `prune-trees`.
     static let initiatorHello = PeerMessage.hello(
         PeerMessage.Hello(
-            listenPort: 17447, userAgent: "souk/0.1.0", time: Fixture.time, kinds: [1, 2, 3], features: ["prune-trees"]))
+            listenPort: 17447, userAgent: "souk/0.1.0", time: Fixture.time, kinds: [1, 2, 3], features: ["prune-trees"])
+    )
     static let responderHello = PeerMessage.hello(
         PeerMessage.Hello(
             listenPort: 17448, userAgent: "souk/0.1.0", time: Fixture.time + 1, kinds: [1, 2, 3],
@@ -110,16 +111,29 @@ enum WireVectorData {
 
     /// Frames of one link in order, plus one independent ping at counter 0.
     static let frames: [(name: String, comment: String, i2r: Bool, counter: UInt64, message: PeerMessage)] = [
-        ("initiator-hello", "The initiator's first encrypted frame: hello(listen_port 17447, user_agent \"souk/0.1.0\", time 1767225600, kinds 1 2 3, features prune-trees).", true, 0, initiatorHello),
-        ("responder-hello", "The responder's first encrypted frame: hello(listen_port 17448, user_agent \"souk/0.1.0\", time 1767225601, kinds 1 2 3, features prune-trees).", false, 0, responderHello),
+        (
+            "initiator-hello",
+            "The initiator's first encrypted frame: hello(listen_port 17447, user_agent \"souk/0.1.0\", time 1767225600, kinds 1 2 3, features prune-trees).",
+            true, 0, initiatorHello
+        ),
+        (
+            "responder-hello",
+            "The responder's first encrypted frame: hello(listen_port 17448, user_agent \"souk/0.1.0\", time 1767225601, kinds 1 2 3, features prune-trees).",
+            false, 0, responderHello
+        ),
         ("initiator-ping", "The initiator's second frame: ping(nonce 42).", true, 1, .ping(42)),
         ("responder-pong", "The responder's second frame: pong(nonce 42).", false, 1, .pong(42)),
-        ("ping-at-counter-0", "An independent vector: ping(nonce 1) sealed with key_i2r at counter 0 (on a real link counter 0 always carries the hello).", true, 0, .ping(1)),
+        (
+            "ping-at-counter-0",
+            "An independent vector: ping(nonce 1) sealed with key_i2r at counter 0 (on a real link counter 0 always carries the hello).",
+            true, 0, .ping(1)
+        ),
     ]
 
     static var deliveryExample: Delivery {
         Delivery(
-            id: Array(0..<16), hops: 1, expires: Fixture.time, recipients: [NodeID(publicKey: Fixture.responder.publicKey)!],
+            id: Array(0..<16), hops: 1, expires: Fixture.time,
+            recipients: [NodeID(publicKey: Fixture.responder.publicKey)!],
             bodyType: .sealed, body: [1, 2, 3])
     }
 
@@ -140,55 +154,134 @@ enum WireVectorData {
 
     static var messages: [(name: String, comment: String, message: PeerMessage)] {
         [
-            ("hello", "listen_port 17447 (u16 BE), user_agent \"souk/0.1.0\", time 1767225600, then the extension: kinds 01 02 03 (length-prefixed bytes), one feature \"prune-trees\"", initiatorHello),
-            ("hello-without-extension", "a hello from an older release: listen_port 17447, user_agent \"souk/0.1.0\", time 1767225600 and nothing after; implies kinds 1 and 2, no features", legacyHello),
+            (
+                "hello",
+                "listen_port 17447 (u16 BE), user_agent \"souk/0.1.0\", time 1767225600, then the extension: kinds 01 02 03 (length-prefixed bytes), one feature \"prune-trees\"",
+                initiatorHello
+            ),
+            (
+                "hello-without-extension",
+                "a hello from an older release: listen_port 17447, user_agent \"souk/0.1.0\", time 1767225600 and nothing after; implies kinds 1 and 2, no features",
+                legacyHello
+            ),
             ("ping", "nonce 42", .ping(42)),
             ("pong", "nonce 300 (varint ac 02)", .pong(300)),
-            ("objects", "one envelope: a listing-retraction by the initiator key, salt a0..af, retracted_at 1767225600", .objects([Fixture.envelope.bytes])),
+            (
+                "objects",
+                "one envelope: a listing-retraction by the initiator key, salt a0..af, retracted_at 1767225600",
+                .objects([Fixture.envelope.bytes])
+            ),
             ("ihave", "two ids: 00 01 .. 1f and 80 81 .. 9f", .ihave([id1, id2])),
             ("graft", "one id: 00 01 .. 1f", .graft([id1])),
             ("prune", "no fields", .prune),
-            ("prune-trees", "optional type 0x81: two author keys, 00 01 .. 1f and 80 81 .. 9f", .pruneTrees([id1.bytes, id2.bytes])),
-            ("getobjects", "two short ids: the first 16 bytes of each ihave id", .getObjects([ShortID(id1), ShortID(id2)])),
+            (
+                "prune-trees", "optional type 0x81: two author keys, 00 01 .. 1f and 80 81 .. 9f",
+                .pruneTrees([id1.bytes, id2.bytes])
+            ),
+            (
+                "getobjects", "two short ids: the first 16 bytes of each ihave id",
+                .getObjects([ShortID(id1), ShortID(id2)])
+            ),
             ("getaddr", "no fields", .getAddr),
-            ("deliver", "optional type 0x82: delivery id 00..0f, hops 1, expires 1767225600, one recipient (the responder key), body type 2 (sealed), body 01 02 03", .deliver(deliveryExample)),
-            ("delivered", "optional type 0x83: the responder's acknowledgement of that delivery on testnet, signed over \"souk/ack/v1\" 00 07 \"testnet\" || delivery id || BLAKE2b-256(body)", .delivered(DeliveryAck(signing: deliveryExample, network: "testnet", key: Fixture.responder))),
-            ("addr", "192.0.2.1:17447 seen 1767225600 and 2001:db8::1:7447 never seen (0)", .addr([
-                PeerAddress(host: "192.0.2.1", port: 17447, lastSeen: Fixture.time),
-                PeerAddress(host: "2001:db8::1", port: 7447, lastSeen: 0),
-            ])),
-            ("reconcile", "three ranges: [0, (1767225600, ab)) fingerprint f0..ff; [.., (1767225700, \"\")) id list of the two short ids; [.., infinity) skip", .reconcile(reconcileExample)),
-            ("reconcile-done", "the done message: one skip range up to infinity (timestamp 2^64-1, empty prefix)", .reconcile(ReconMessage(ranges: [ReconRange(upper: .infinity, mode: .skip)]))),
-            ("reconcile-initial-empty", "what a node with no objects sends first: one id-list range of zero ids up to infinity", .reconcile(Reconciler(items: []).initialMessage())),
+            (
+                "deliver",
+                "optional type 0x82: delivery id 00..0f, hops 1, expires 1767225600, one recipient (the responder key), body type 2 (sealed), body 01 02 03",
+                .deliver(deliveryExample)
+            ),
+            (
+                "delivered",
+                "optional type 0x83: the responder's acknowledgement of that delivery on testnet, signed over \"souk/ack/v1\" 00 07 \"testnet\" || delivery id || BLAKE2b-256(body)",
+                .delivered(DeliveryAck(signing: deliveryExample, network: "testnet", key: Fixture.responder))
+            ),
+            (
+                "addr", "192.0.2.1:17447 seen 1767225600 and 2001:db8::1:7447 never seen (0)",
+                .addr([
+                    PeerAddress(host: "192.0.2.1", port: 17447, lastSeen: Fixture.time),
+                    PeerAddress(host: "2001:db8::1", port: 7447, lastSeen: 0),
+                ])
+            ),
+            (
+                "reconcile",
+                "three ranges: [0, (1767225600, ab)) fingerprint f0..ff; [.., (1767225700, \"\")) id list of the two short ids; [.., infinity) skip",
+                .reconcile(reconcileExample)
+            ),
+            (
+                "reconcile-done", "the done message: one skip range up to infinity (timestamp 2^64-1, empty prefix)",
+                .reconcile(ReconMessage(ranges: [ReconRange(upper: .infinity, mode: .skip)]))
+            ),
+            (
+                "reconcile-initial-empty",
+                "what a node with no objects sends first: one id-list range of zero ids up to infinity",
+                .reconcile(Reconciler(items: []).initialMessage())
+            ),
         ]
     }
 
     static let invalidMessages: [(name: String, comment: String, bytes: [UInt8], result: String)] = [
-        ("unknown-mandatory-0x04", "type 0x04 is below 0x80 and unknown: the link is closed", [0x04], "unknown_mandatory_type"),
-        ("unknown-mandatory-0x7f", "type 0x7f is below 0x80 and unknown: the link is closed", [0x7f, 0x00], "unknown_mandatory_type"),
+        (
+            "unknown-mandatory-0x04", "type 0x04 is below 0x80 and unknown: the link is closed", [0x04],
+            "unknown_mandatory_type"
+        ),
+        (
+            "unknown-mandatory-0x7f", "type 0x7f is below 0x80 and unknown: the link is closed", [0x7f, 0x00],
+            "unknown_mandatory_type"
+        ),
         ("optional-0x80", "types 0x80..0xff are optional: ignored whatever follows", [0x80, 0xde, 0xad], "optional"),
         ("optional-0xff", "an empty optional message", [0xff], "optional"),
         ("empty", "a message must have a type byte", [], "malformed"),
         ("ping-trailing-byte", "ping(1) followed by one more byte", [0x02, 0x01, 0x00], "malformed"),
-        ("deliver-four-recipients", "deliver with 4 recipients (at most 3)", [0x82] + [UInt8](repeating: 0, count: 16) + [0x01, 0x00, 0x04], "malformed"),
-        ("deliver-empty-body", "deliver with a zero-length body", [0x82] + [UInt8](repeating: 0, count: 16) + [0x01, 0x00, 0x01] + [UInt8](repeating: 7, count: 32) + [0x02, 0x00], "malformed"),
-        ("hello-truncated-extension", "hello(port 17447, user agent \"\", time 0) whose kinds list says 5 bytes but has 2", [0x01, 0x44, 0x27, 0x00, 0x00, 0x05, 0x01, 0x02], "malformed"),
+        (
+            "deliver-four-recipients", "deliver with 4 recipients (at most 3)",
+            [0x82] + [UInt8](repeating: 0, count: 16) + [0x01, 0x00, 0x04], "malformed"
+        ),
+        (
+            "deliver-empty-body", "deliver with a zero-length body",
+            [0x82] + [UInt8](repeating: 0, count: 16) + [0x01, 0x00, 0x01] + [UInt8](repeating: 7, count: 32) + [
+                0x02, 0x00,
+            ], "malformed"
+        ),
+        (
+            "hello-truncated-extension",
+            "hello(port 17447, user agent \"\", time 0) whose kinds list says 5 bytes but has 2",
+            [0x01, 0x44, 0x27, 0x00, 0x00, 0x05, 0x01, 0x02], "malformed"
+        ),
         ("ping-non-minimal-varint", "nonce 0 written as 80 00", [0x02, 0x80, 0x00], "malformed"),
         ("prune-trailing-byte", "prune has no fields", [0x13, 0x00], "malformed"),
-        ("ihave-count-1001", "count 1001 (e9 07) exceeds 1000; refused before any id is read", [0x11, 0xe9, 0x07], "malformed"),
+        (
+            "ihave-count-1001", "count 1001 (e9 07) exceeds 1000; refused before any id is read", [0x11, 0xe9, 0x07],
+            "malformed"
+        ),
         ("objects-count-257", "count 257 (81 02) exceeds 256", [0x10, 0x81, 0x02], "malformed"),
         ("addr-count-101", "count 101 (65) exceeds 100", [0x21, 0x65], "malformed"),
-        ("ihave-truncated-id", "count 1 but only 31 id bytes", [0x11, 0x01] + [UInt8](repeating: 0x11, count: 31), "malformed"),
-        ("hello-user-agent-65-bytes", "user agent over 64 bytes", [0x01, 0x44, 0x27, 0x41] + [UInt8](repeating: 0x61, count: 65) + [0x00], "malformed"),
+        (
+            "ihave-truncated-id", "count 1 but only 31 id bytes", [0x11, 0x01] + [UInt8](repeating: 0x11, count: 31),
+            "malformed"
+        ),
+        (
+            "hello-user-agent-65-bytes", "user agent over 64 bytes",
+            [0x01, 0x44, 0x27, 0x41] + [UInt8](repeating: 0x61, count: 65) + [0x00], "malformed"
+        ),
         ("reconcile-zero-ranges", "a reconcile message has 1..256 ranges", [0x30, 0x00], "malformed"),
-        ("reconcile-not-to-infinity", "one skip range ending at (5, \"\") instead of infinity", [0x30, 0x01, 0x05, 0x00, 0x00], "malformed"),
-        ("reconcile-unknown-mode", "range mode 3", [0x30, 0x01] + Array(repeating: 0xff, count: 9) + [0x01, 0x00, 0x03], "malformed"),
+        (
+            "reconcile-not-to-infinity", "one skip range ending at (5, \"\") instead of infinity",
+            [0x30, 0x01, 0x05, 0x00, 0x00], "malformed"
+        ),
+        (
+            "reconcile-unknown-mode", "range mode 3",
+            [0x30, 0x01] + Array(repeating: 0xff, count: 9) + [0x01, 0x00, 0x03], "malformed"
+        ),
     ]
 
     static let fingerprintSets: [(name: String, ids: [[UInt8]])] = [
         ("empty", []),
         ("one-id", [Fixture.run(from: 0x00)]),
-        ("carry", [[UInt8](repeating: 0xff, count: 32), [0x01] + [UInt8](repeating: 0x00, count: 31), Fixture.run(from: 0x20)]),
+        (
+            "carry",
+            [
+                [UInt8](repeating: 0xff, count: 32), [0x01] + [UInt8](repeating: 0x00, count: 31),
+                Fixture.run(from: 0x20),
+            ]
+        ),
     ]
 
     /// Builds the whole file from the reference implementation.
@@ -224,7 +317,8 @@ enum WireVectorData {
             reason = String(decoding: refusalBytes.dropFirst(2), as: UTF8.self)
         }
         let refusal = RefusalVector(
-            comment: "The responder is on \"main\" and receives the initiator's testnet msg1: it sends this refusal in place of msg2 and closes. The initiator logs the reason and closes; neither side bans the other.",
+            comment:
+                "The responder is on \"main\" and receives the initiator's testnet msg1: it sends this refusal in place of msg2 and closes. The initiator logs the reason and closes; neither side bans the other.",
             initiatorNetwork: Fixture.network, responderNetwork: "main", msg1: hex(run.msg1), reason: reason,
             refusal: hex(refusalBytes), refusalFrame: hex(FrameCodec.lengthBytes(refusalBytes.count) + refusalBytes))
 
@@ -251,7 +345,8 @@ enum WireVectorData {
         return WireVectorFile(
             about: about, handshake: hs, refusal: refusal, frames: frameVectors,
             messages: messages.map {
-                MessageVector(name: $0.name, comment: $0.comment, type: $0.message.typeByte, hex: hex($0.message.encoded()))
+                MessageVector(
+                    name: $0.name, comment: $0.comment, type: $0.message.typeByte, hex: hex($0.message.encoded()))
             },
             invalidMessages: invalidMessages.map {
                 InvalidMessageVector(name: $0.name, comment: $0.comment, hex: hex($0.bytes), result: $0.result)

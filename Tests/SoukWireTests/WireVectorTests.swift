@@ -193,7 +193,8 @@ struct WireVectorTests {
             let plaintext = unhex(f.plaintext)
             #expect(unhex(f.nonce) == SpecTranscript.nonce(f.counter), "\(f.name)")
             #expect(Array(frame[0..<4]) == SpecTranscript.be32(plaintext.count + 16), "\(f.name)")
-            #expect(frame == SpecTranscript.sealedFrame(key: key, counter: f.counter, plaintext: plaintext), "\(f.name)")
+            #expect(
+                frame == SpecTranscript.sealedFrame(key: key, counter: f.counter, plaintext: plaintext), "\(f.name)")
             let opened = try ChaChaPoly.open(
                 Array(frame.dropFirst(4)), key: key, nonce: unhex(f.nonce), ad: Array(frame[0..<4]))
             #expect(opened == plaintext, "\(f.name)")
@@ -273,7 +274,9 @@ struct WireVectorTests {
             #expect(hex(preimage) == v.preimage, "\(v.name)")
             #expect(hex(Blake2b.hash(preimage, outputLength: 16)) == v.fingerprint, "\(v.name)")
             // The timestamps do not enter the fingerprint, nor does the order.
-            let items = ids.enumerated().map { ReconItem(timestamp: UInt64($0.offset) * 7, id: ObjectID(bytes: $0.element)) }
+            let items = ids.enumerated().map {
+                ReconItem(timestamp: UInt64($0.offset) * 7, id: ObjectID(bytes: $0.element))
+            }
             #expect(hex(Reconciler.fingerprint(items.reversed()[...])) == v.fingerprint, "\(v.name)")
         }
         let carry = try #require(file.fingerprints.first { $0.name == "carry" })

@@ -51,9 +51,9 @@ public struct AuthorRateLimit: Sendable {
     /// Forgets authors with nothing in their window, so the table stays small.
     public mutating func prune(now: Double) {
         accepted = accepted.filter { key, times in
-                let window = rules[key.kind]?.window ?? 0
-                return times.contains { $0 > now - window }
-            }
+            let window = rules[key.kind]?.window ?? 0
+            return times.contains { $0 > now - window }
+        }
     }
 
     /// Authors currently tracked (for tests and stats).

@@ -30,13 +30,16 @@ public enum ConnectionPolicy {
     public static func evictionCandidate(_ inbound: [InboundPeer]) -> Int? {
         var pool = inbound
         let protectedOld = Set(pool.sorted { ($0.since, $0.key) < ($1.since, $1.key) }.prefix(4).map(\.key))
-        let protectedUseful = Set(pool.sorted { ($0.lastUseful, $1.key) > ($1.lastUseful, $0.key) }.prefix(4).map(\.key))
+        let protectedUseful = Set(
+            pool.sorted { ($0.lastUseful, $1.key) > ($1.lastUseful, $0.key) }.prefix(4).map(\.key))
         pool.removeAll { protectedOld.contains($0.key) || protectedUseful.contains($0.key) }
         let groups = Dictionary(grouping: pool, by: { netGroup($0.host) })
         // The most crowded group; among equals, the first by name, so the choice is deterministic.
-        guard let crowded = groups.max(by: { a, b in
-            a.value.count != b.value.count ? a.value.count < b.value.count : a.key > b.key
-        })?.value else { return nil }
+        guard
+            let crowded = groups.max(by: { a, b in
+                a.value.count != b.value.count ? a.value.count < b.value.count : a.key > b.key
+            })?.value
+        else { return nil }
         if groups.count > 1 && crowded.count == 1 { return nil }
         return crowded.max { ($0.since, $0.key) < ($1.since, $1.key) }?.key
     }

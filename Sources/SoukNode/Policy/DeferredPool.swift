@@ -52,7 +52,8 @@ public struct DeferredPool: Sendable {
         guard entries[id] == nil else { return .duplicate }
         guard count(from: peer) < limits.perPeer else { return .peerFull }
         while entries.count >= limits.total, let oldest = arrival.popFirst() { remove(oldest) }
-        entries[id] = Entry(id: id, envelope: envelope, peer: peer, dependency: dependency, expires: now + limits.lifetime)
+        entries[id] = Entry(
+            id: id, envelope: envelope, peer: peer, dependency: dependency, expires: now + limits.lifetime)
         waiting[dependency, default: []].append(id)
         perPeer[peer, default: 0] += 1
         arrival.append(id)

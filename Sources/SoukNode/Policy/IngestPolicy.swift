@@ -60,7 +60,8 @@ public enum IngestPolicy {
             case .duplicate, .stale, .alreadyRetracted: return .notNew(via)
             case .quotaExceeded(let limit): return .drop(reason: "author holds \(limit) \(object.kind) objects already")
             case .rejected(let e):
-                return e.misbehaving ? .ban(reason: "sent an object that breaks a rule: \(e.message)") : .drop(reason: e.message)
+                return e.misbehaving
+                    ? .ban(reason: "sent an object that breaks a rule: \(e.message)") : .drop(reason: e.message)
             case .deferred(let dependency): return .wait(dependency)
             }
         }

@@ -103,7 +103,8 @@ public struct ReconciliationScheduler: Sendable {
     private mutating func next(now: Double) -> Int? {
         guard active == nil else { return nil }
         let order = peers.keys.sorted()
-        let pick = order.first { peers[$0]!.pending } ?? order.first { peers[$0]!.outbound && peers[$0]!.reconciledAt == nil }
+        let pick =
+            order.first { peers[$0]!.pending } ?? order.first { peers[$0]!.outbound && peers[$0]!.reconciledAt == nil }
         return pick.flatMap { start($0, now: now) }
     }
 
