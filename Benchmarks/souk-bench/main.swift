@@ -26,6 +26,8 @@ struct Options {
     var batchSize = 500
     /// How many listings each ingest path is measured on (at most a fifth of the corpus).
     var measuredIngest = 10_000
+    /// `--make-store PATH`: only write a store of `listings` listings there (for node-level benchmarks).
+    var makeStore: String?
 
     static func parse(_ args: [String]) -> Options {
         var o = Options()
@@ -44,12 +46,16 @@ struct Options {
                 }
                 o.batchSize = n
                 i += 1
+            case "--make-store":
+                guard i + 1 < args.count else { fail("--make-store needs a path") }
+                o.makeStore = args[i + 1]
+                i += 1
             case "--quick":
                 o.listings = 3_000
                 o.verifySeconds = 0.5
                 o.searchRuns = 50
             case "-h", "--help":
-                print("usage: souk-bench [--listings N (default 100000)] [--quick]")
+                print("usage: souk-bench [--listings N (default 100000)] [--batch N] [--quick] [--make-store PATH]")
                 exit(0)
             default:
                 fail("unknown option \(args[i]); try --help")
@@ -428,8 +434,35 @@ func measureSearch(
 
 // MARK: - Run
 
+/// Writes a store of `n` listings at `path` through the store's own API and exits: the starting
+/// point of `Benchmarks/reconcile-at-scale.py`.
+func makeStore(at path: String, listings n: Int) throws {
+    let now = UInt64(Date().timeIntervalSince1970)
+    let clock = ContinuousClock()
+    let start = clock.now
+    let corpus = generateCorpus(n: n, now: now)
+    print("souk-bench: signed \(n) listings by \(corpus.sellers) sellers in \(format((clock.now - start).seconds, 1)) s")
+    let db = try SoukDatabase.open(path: path)
+    let load = try ingest(
+        corpus.envelopes[...], into: db, path: IngestPath(name: "make store", write: .batch, pipelined: true), now: now,
+        batch: 2_000)
+    try db.checkpoint()
+    print(
+        "souk-bench: stored them in \(path) in \(format(load.total.seconds, 1)) s "
+            + "(\(format(Double(n) / load.total.seconds)) listings/s)")
+    // What node.info asks the store: the running totals and the unswept-expired count.
+    let runs = 1_000
+    let t0 = clock.now
+    for _ in 0..<runs { _ = try db.summary(now: now) }
+    print("souk-bench: node.info's store reads: \(format((clock.now - t0).seconds / Double(runs) * 1e6, 1)) µs each")
+}
+
 func run() throws {
     let options = Options.parse(Array(CommandLine.arguments.dropFirst()))
+    if let path = options.makeStore {
+        try makeStore(at: path, listings: options.listings)
+        return
+    }
     let now = UInt64(Date().timeIntervalSince1970)
     let clock = ContinuousClock()
     let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.split(separator: "\n")

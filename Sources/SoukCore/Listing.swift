@@ -89,50 +89,41 @@ public struct Listing: Sendable, Equatable {
     /// Decodes payload bytes and checks every static limit (not the clock; see `validate(now:)`).
     /// - Throws: `ValidationError` with `.malformed` for undecodable bytes, or the failed limit's code.
     public init(decoding payload: [UInt8]) throws(ValidationError) {
-        do {
-            var r = ByteReader(payload)
-            let format = try r.readByte("listing format")
-            guard format == Listing.formatVersion else {
-                throw DecodingError.unsupportedVersion(what: "listing", version: format)
-            }
-            salt = try r.readBytes(ListingID.saltBytes, "salt")
-            version = try r.readVarint("version")
-            createdAt = try r.readVarint("created_at")
-            updatedAt = try r.readVarint("updated_at")
-            expiresAt = try r.readVarint("expires_at")
-            title = try r.readString("title", maxBytes: Limits.titleMaxBytes)
-            description = try r.readString("description", maxBytes: Limits.descriptionMaxBytes)
-            let minor = try r.readVarint("price")
-            let code = try r.readString("currency", maxBytes: 8)
-            guard let currency = Currency(code: code) else {
-                throw ValidationError(.unknownCurrency, "unknown currency code \"\(code)\"")
-            }
-            price = Money(minorUnits: minor, currency: currency)
-            category = try r.readString("category", maxBytes: Limits.categoryMaxBytes)
-            location = try r.readString("location", maxBytes: Limits.locationMaxBytes)
-            country = try r.readString("country", maxBytes: 2)
-            quantity = try r.readVarint("quantity")
-            let conditionByte = try r.readByte("condition")
-            guard let c = ItemCondition(rawValue: conditionByte) else {
-                throw ValidationError(.invalidCondition, "unknown condition code \(conditionByte)")
-            }
-            condition = c
-            let tagCount = try r.readVarint("tag count")
-            guard tagCount <= UInt64(Limits.maxTags) else {
-                throw ValidationError(.invalidTags, "\(tagCount) tags, at most \(Limits.maxTags) allowed")
-            }
-            var tags: [String] = []
-            for _ in 0..<tagCount { tags.append(try r.readString("tag", maxBytes: Limits.tagMaxBytes)) }
-            self.tags = tags
-            try r.expectEnd("listing")
-        } catch let e as DecodingError {
-            throw ValidationError(.malformed, "malformed listing: \(e)")
-        } catch let e as ValidationError {
-            throw e
-        } catch {
-            throw ValidationError(.malformed, "malformed listing: \(error)")
+        self = try PayloadReader.read(payload, kind: .listing, format: Self.formatVersion) { r in
+            try Listing(fieldsOf: &r)
         }
         try validateFields()
+    }
+
+    /// The fields after the format byte, in wire order; the caps that need no other field.
+    private init(fieldsOf r: inout ByteReader) throws {
+        salt = try r.readBytes(ListingID.saltBytes, "salt")
+        version = try r.readVarint("version")
+        createdAt = try r.readVarint("created_at")
+        updatedAt = try r.readVarint("updated_at")
+        expiresAt = try r.readVarint("expires_at")
+        title = try r.readString("title", maxBytes: Limits.titleMaxBytes)
+        description = try r.readString("description", maxBytes: Limits.descriptionMaxBytes)
+        let minor = try r.readVarint("price")
+        let code = try r.readString("currency", maxBytes: 8)
+        guard let currency = Currency(code: code) else {
+            throw ValidationError(.unknownCurrency, "unknown currency code \"\(code)\"")
+        }
+        price = Money(minorUnits: minor, currency: currency)
+        category = try r.readString("category", maxBytes: Limits.categoryMaxBytes)
+        location = try r.readString("location", maxBytes: Limits.locationMaxBytes)
+        country = try r.readString("country", maxBytes: 2)
+        quantity = try r.readVarint("quantity")
+        let conditionByte = try r.readByte("condition")
+        guard let c = ItemCondition(rawValue: conditionByte) else {
+            throw ValidationError(.invalidCondition, "unknown condition code \(conditionByte)")
+        }
+        condition = c
+        let tagCount = try r.readVarint("tag count")
+        guard tagCount <= UInt64(Limits.maxTags) else {
+            throw ValidationError(.invalidTags, "\(tagCount) tags, at most \(Limits.maxTags) allowed")
+        }
+        tags = try (0..<tagCount).map { _ in try r.readString("tag", maxBytes: Limits.tagMaxBytes) }
     }
 
     /// Checks the static limits of every field.

@@ -24,17 +24,8 @@ public struct ListingRetraction: Sendable, Equatable {
     }
 
     public init(decoding payload: [UInt8]) throws(ValidationError) {
-        do {
-            var r = ByteReader(payload)
-            let format = try r.readByte("retraction format")
-            guard format == ListingRetraction.formatVersion else {
-                throw DecodingError.unsupportedVersion(what: "listing-retraction", version: format)
-            }
-            salt = try r.readBytes(ListingID.saltBytes, "salt")
-            retractedAt = try r.readVarint("retracted_at")
-            try r.expectEnd("listing-retraction")
-        } catch {
-            throw ValidationError(.malformed, "malformed listing-retraction: \(error)")
+        self = try PayloadReader.read(payload, kind: .listingRetraction, format: Self.formatVersion) { r in
+            ListingRetraction(salt: try r.readBytes(ListingID.saltBytes, "salt"), retractedAt: try r.readVarint("retracted_at"))
         }
     }
 

@@ -72,38 +72,35 @@ public struct NodeProfile: Sendable, Equatable {
     }
 
     public init(decoding payload: [UInt8]) throws(ValidationError) {
-        do {
-            var r = ByteReader(payload)
-            let format = try r.readByte("profile format")
-            guard format == Self.formatVersion else {
-                throw DecodingError.unsupportedVersion(what: "node-profile", version: format)
-            }
-            version = try r.readVarint("version")
-            updatedAt = try r.readVarint("updated_at")
-            expiresAt = try r.readVarint("expires_at")
-            displayName = try r.readString("display_name", maxBytes: Limits.displayNameMaxBytes)
-            avatarHash = try r.readLengthPrefixed("avatar_hash", maxLength: 32)
-            addresses = try Self.readList(&r, "addresses", max: Limits.maxAddresses) { r throws(DecodingError) in
-                let text = try r.readString("address", maxBytes: Limits.addressMaxBytes)
-                guard let hp = HostPort(text) else {
-                    throw DecodingError.invalidValue(field: "address", reason: "\"\(text)\" is not host:port")
-                }
-                return hp
-            }
-            mailboxes = try Self.readList(&r, "mailboxes", max: Limits.maxMailboxes) { r throws(DecodingError) in
-                NodeID(publicKey: try r.readBytes(32, "mailbox"))!
-            }
-            arbiters = try Self.readList(&r, "arbiters", max: Limits.maxArbiters) { r throws(DecodingError) in
-                NodeID(publicKey: try r.readBytes(32, "arbiter"))!
-            }
-            languages = try Self.readList(&r, "languages", max: Limits.maxLanguages) { r throws(DecodingError) in
-                try r.readString("language", maxBytes: Limits.languageMaxBytes)
-            }
-            try r.expectEnd("node-profile")
-        } catch {
-            throw ValidationError(.malformed, "malformed node-profile: \(error)")
+        self = try PayloadReader.read(payload, kind: .nodeProfile, format: Self.formatVersion) { r in
+            try NodeProfile(fieldsOf: &r)
         }
         try validateFields()
+    }
+
+    /// The fields after the format byte, in wire order, with every count and length cap.
+    private init(fieldsOf r: inout ByteReader) throws {
+        version = try r.readVarint("version")
+        updatedAt = try r.readVarint("updated_at")
+        expiresAt = try r.readVarint("expires_at")
+        displayName = try r.readString("display_name", maxBytes: Limits.displayNameMaxBytes)
+        avatarHash = try r.readLengthPrefixed("avatar_hash", maxLength: 32)
+        addresses = try Self.readList(&r, "addresses", max: Limits.maxAddresses) { r throws(DecodingError) in
+            let text = try r.readString("address", maxBytes: Limits.addressMaxBytes)
+            guard let hp = HostPort(text) else {
+                throw DecodingError.invalidValue(field: "address", reason: "\"\(text)\" is not host:port")
+            }
+            return hp
+        }
+        mailboxes = try Self.readList(&r, "mailboxes", max: Limits.maxMailboxes) { r throws(DecodingError) in
+            NodeID(publicKey: try r.readBytes(32, "mailbox"))!
+        }
+        arbiters = try Self.readList(&r, "arbiters", max: Limits.maxArbiters) { r throws(DecodingError) in
+            NodeID(publicKey: try r.readBytes(32, "arbiter"))!
+        }
+        languages = try Self.readList(&r, "languages", max: Limits.maxLanguages) { r throws(DecodingError) in
+            try r.readString("language", maxBytes: Limits.languageMaxBytes)
+        }
     }
 
     private static func readList<T>(

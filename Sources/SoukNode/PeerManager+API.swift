@@ -33,6 +33,8 @@ public struct SyncStatus: Sendable {
     /// Reconciled with at least one connected peer since connecting, with nothing outstanding.
     public var inSync: Bool
     public var outstandingRequests: Int
+    /// Reconciliations finished since the node started (either role).
+    public var reconciliations: Int
 }
 
 /// Traffic counters for `node.stats`.
@@ -127,7 +129,7 @@ extension PeerManager {
         return SyncStatus(
             peersReconciled: reconciledPeers.count, lastReconciledAt: reconciledPeers.values.max(),
             connectedPeers: ready.count, inSync: !reconciledNow.isEmpty && outstanding == 0,
-            outstandingRequests: outstanding)
+            outstandingRequests: outstanding, reconciliations: reconciliationsFinished)
     }
 
     public func traffic() -> TrafficSnapshot {

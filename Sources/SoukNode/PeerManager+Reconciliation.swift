@@ -58,6 +58,7 @@ extension PeerManager {
     }
 
     func finishedReconciliation(with key: Int, now: Double) {
+        reconciliationsFinished += 1
         if let id = peers[key]?.nodeID {
             reconciledPeers[id] = now
             logger.debug("reconciled with peer", metadata: ["peer.id": "\(id)"])

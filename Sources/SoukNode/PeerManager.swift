@@ -62,6 +62,7 @@ public actor PeerManager {
     var arrivalOrder = BoundedFIFO<ObjectID>(capacity: 200_000)
     var stats = TrafficStats()
     var reconciledPeers: [NodeID: Double] = [:]
+    var reconciliationsFinished = 0
     /// Bans in force, read from the store at most once a second (not once per dial candidate).
     var banCache: (at: Double, targets: Set<String>) = (-1, [])
     let clock: @Sendable () -> Double

@@ -10,12 +10,6 @@ extension NodeRPC {
     var deliveryMethods: [RPCMethod] {
         let peers = self.peers
         let node = self.node
-        let require: @Sendable () throws -> PeerManager = {
-            guard let peers else {
-                throw RPCError(code: RPCError.AppCode.nodeError, message: "networking is disabled on this node")
-            }
-            return peers
-        }
         return [
             RPCMethod("delivery.send", parameters: ["recipients", "body", "type", "ttl_seconds"]) { p in
                 let recipients = try Self.nodeIDs(p, "recipients") ?? []
@@ -28,7 +22,7 @@ extension NodeRPC {
                 }
                 let ttl = try p.optionalInt("ttl_seconds", range: 60...Int64(Delivery.Limits.maxLifetime)) ?? 7 * 86_400
                 do {
-                    return Self.json(try await require().deliver(body, type: type, to: recipients, ttl: UInt64(ttl)))
+                    return Self.json(try await Self.require(peers).deliver(body, type: type, to: recipients, ttl: UInt64(ttl)))
                 } catch let e as PeerCommandError {
                     throw RPCError.invalidParams(e.description, reason: "invalid_delivery")
                 }
@@ -38,7 +32,7 @@ extension NodeRPC {
                 guard let id = Hex.decode(raw), id.count == 16 else {
                     throw RPCError.invalidParams("delivery_id must be 32 hex digits", field: "delivery_id")
                 }
-                guard let status = try await require().deliveryStatus(id) else {
+                guard let status = try await Self.require(peers).deliveryStatus(id) else {
                     throw RPCError(
                         code: RPCError.AppCode.deliveryNotFound,
                         message: "no delivery \(raw) sent by this node is remembered",

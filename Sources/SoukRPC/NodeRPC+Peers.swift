@@ -4,23 +4,25 @@ import SoukNode
 import SoukStore
 
 extension NodeRPC {
+    /// The peer manager, or -32000 when the node runs without networking.
+    static func require(_ peers: PeerManager?) throws -> PeerManager {
+        guard let peers else {
+            throw RPCError(code: RPCError.AppCode.nodeError, message: "networking is disabled on this node")
+        }
+        return peers
+    }
+
     var peerMethods: [RPCMethod] {
         let peers = self.peers
-        let require: @Sendable () throws -> PeerManager = {
-            guard let peers else {
-                throw RPCError(code: RPCError.AppCode.nodeError, message: "networking is disabled on this node")
-            }
-            return peers
-        }
         return [
             RPCMethod("peer.list") { _ in
-                let list = try await require().peerList()
+                let list = try await Self.require(peers).peerList()
                 return ["peers": .array(list.map(Self.peerJSON))]
             },
             RPCMethod("peer.connect", parameters: ["address"]) { p in
                 let address = try p.string("address")
                 do {
-                    try await require().connect(address)
+                    try await Self.require(peers).connect(address)
                 } catch let e as PeerCommandError {
                     throw RPCError.invalidParams(e.description, reason: "invalid_address", field: "address")
                 }
@@ -28,7 +30,7 @@ extension NodeRPC {
             },
             RPCMethod("peer.disconnect", parameters: ["target"]) { p in
                 let target = try p.string("target")
-                let n = try await require().disconnect(target)
+                let n = try await Self.require(peers).disconnect(target)
                 guard n > 0 else {
                     throw RPCError(
                         code: RPCError.AppCode.peerNotFound, message: "no connected peer matches \(target)",
@@ -41,7 +43,7 @@ extension NodeRPC {
                 let seconds = try p.optionalInt("seconds", range: 1...(10 * 365 * 86_400)) ?? 86_400
                 let reason = try p.optionalString("reason") ?? "banned by operator"
                 do {
-                    let ban = try await require().ban(target, seconds: UInt64(seconds), reason: reason)
+                    let ban = try await Self.require(peers).ban(target, seconds: UInt64(seconds), reason: reason)
                     return Self.banJSON(ban)
                 } catch let e as PeerCommandError {
                     throw RPCError.invalidParams(e.description, reason: "invalid_target", field: "target")
@@ -50,19 +52,19 @@ extension NodeRPC {
             RPCMethod("peer.unban", parameters: ["target"]) { p in
                 let target = try p.string("target")
                 do {
-                    return ["removed": .bool(try await require().unban(target))]
+                    return ["removed": .bool(try await Self.require(peers).unban(target))]
                 } catch let e as PeerCommandError {
                     throw RPCError.invalidParams(e.description, reason: "invalid_target", field: "target")
                 }
             },
             RPCMethod("peer.bans") { _ in
-                ["bans": .array(try await require().bans().map(Self.banJSON))]
+                ["bans": .array(try await Self.require(peers).bans().map(Self.banJSON))]
             },
             RPCMethod("peer.reconcile") { _ in
-                ["started": .int(Int64(try await require().reconcileAll()))]
+                ["started": .int(Int64(try await Self.require(peers).reconcileAll()))]
             },
             RPCMethod("node.stats") { _ in
-                let t = try await require().traffic()
+                let t = try await Self.require(peers).traffic()
                 let toJSON: ([String: Int]) -> JSONValue = { d in .object(d.mapValues { .int(Int64($0)) }) }
                 return [
                     "bytes_in": toJSON(t.bytesInByType), "bytes_out": toJSON(t.bytesOutByType),
@@ -84,7 +86,7 @@ extension NodeRPC {
                     }
                     ids.append(id)
                 }
-                let times = try await require().arrivalTimes(ids)
+                let times = try await Self.require(peers).arrivalTimes(ids)
                 return [
                     "arrivals": .object(
                         Dictionary(
@@ -102,6 +104,7 @@ extension NodeRPC {
             "last_reconciled_at": s.lastReconciledAt.map { .int(Int64($0)) } ?? .null,
             "connected_peers": .int(Int64(s.connectedPeers)),
             "outstanding_requests": .int(Int64(s.outstandingRequests)),
+            "reconciliations": .int(Int64(s.reconciliations)),
         ]
     }
 

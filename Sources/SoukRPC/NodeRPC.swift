@@ -31,15 +31,18 @@ public struct NodeRPC: Sendable {
         return [
             RPCMethod("rpc.discover") { _ in try OpenRPC.document() },
             RPCMethod("node.info") { _ in
-                let counts = try await node.database.counts(now: node.now())
-                let objects = try node.database.objectCounts()
+                let summary = try await node.database.summary(now: node.now())
+                let objects = summary.objects
                 var o: [String: JSONValue] = [
                     "node_id": .string(node.nodeID.hex),
                     "network": .string(node.network.rawValue),
                     "version": .string(SoukVersion.string),
                     "started_at": .int(Int64(node.startedAt)),
                     "uptime_seconds": .int(Int64(await node.now()) - Int64(node.startedAt)),
-                    "listings": ["active": .int(Int64(counts.listings)), "retracted": .int(Int64(counts.retractions))],
+                    "listings": [
+                        "active": .int(Int64(summary.activeListings)),
+                        "retracted": .int(Int64(objects[.listingRetraction] ?? 0)),
+                    ],
                     "objects": .object(
                         Dictionary(
                             uniqueKeysWithValues: ObjectRegistry.kinds.map {

@@ -190,16 +190,23 @@ extension SoukDatabase {
         try writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA optimize") }
     }
 
-    /// Counts of unexpired listings and held tombstones: the running totals, less the listings
-    /// that expired and the sweeper has not removed yet (an index range that it keeps short).
-    public func counts(now: UInt64) throws -> (listings: Int, retractions: Int) {
-        let counts = try objectCounts()
-        let expired =
-            try writer.read { db in
+    /// What `node.info` reports, in one read: objects held per kind (running totals), and the
+    /// unexpired listings among them (less those past `expires_at` the sweeper has not removed yet,
+    /// an index range it keeps short).
+    public func summary(now: UInt64) throws -> (objects: [ObjectKind: Int], activeListings: Int) {
+        try writer.read { db in
+            let objects = try Self.objectCounts(db)
+            let expired =
                 try Int.fetchOne(
-                    db.cachedStatement(sql: "SELECT COUNT(*) FROM listings WHERE expires_at <= ?"),
-                    arguments: [Int64(now)])
-            } ?? 0
-        return ((counts[.listing] ?? 0) - expired, counts[.listingRetraction] ?? 0)
+                    db.cachedStatement(sql: "SELECT COUNT(*) FROM listings WHERE expires_at <= ?"), arguments: [Int64(now)])
+                ?? 0
+            return (objects, (objects[.listing] ?? 0) - expired)
+        }
+    }
+
+    /// Counts of unexpired listings and held tombstones (see `summary`).
+    public func counts(now: UInt64) throws -> (listings: Int, retractions: Int) {
+        let s = try summary(now: now)
+        return (s.activeListings, s.objects[.listingRetraction] ?? 0)
     }
 }

@@ -288,13 +288,15 @@ extension SoukDatabase {
 
     /// Objects held per kind, from the running totals (one small read whatever the store's size).
     public func objectCounts() throws -> [ObjectKind: Int] {
-        try writer.read { db in
-            var out: [ObjectKind: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT kind, count FROM object_totals") {
-                if let k = ObjectKind(rawValue: UInt8(clamping: row["kind"] as Int)) { out[k] = row["count"] }
-            }
-            return out
+        try writer.read { db in try Self.objectCounts(db) }
+    }
+
+    static func objectCounts(_ db: Database) throws -> [ObjectKind: Int] {
+        var out: [ObjectKind: Int] = [:]
+        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT kind, count FROM object_totals")) {
+            if let k = ObjectKind(rawValue: UInt8(clamping: row["kind"] as Int)) { out[k] = row["count"] }
         }
+        return out
     }
 }
 
