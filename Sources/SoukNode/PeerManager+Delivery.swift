@@ -42,7 +42,8 @@ struct DeliveryBook {
 
 extension PeerManager {
     /// Sends `body` to `recipients` by addressed delivery (`Specs/wire.md` §15): directly to each
-    /// recipient that is connected, and through the other peers (one hop) for those that are not.
+    /// recipient that is connected and advertises the `deliver` feature, and through the other
+    /// peers that do (one hop) for those that are not.
     /// Nothing is announced or stored for anyone else. Acknowledgements arrive later; see
     /// `deliveryStatus`.
     /// - Throws: `PeerCommandError` for no recipients, too many, or a body over the limit.
@@ -116,7 +117,8 @@ extension PeerManager {
                 let outcome = try node.database.storeInbox(
                     deliveryID: delivery.id, bodyHash: delivery.bodyHash, body: delivery.body,
                     expiresAt: delivery.expires, now: UInt64(now))
-                return outcome != .full
+                // Only the body held under this id may be acknowledged: an ack names exact bytes.
+                return outcome == .stored || outcome == .duplicate
             } catch {
                 logger.error("storing a delivery failed", metadata: ["error": "\(error)"])
                 return false

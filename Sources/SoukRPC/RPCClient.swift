@@ -125,10 +125,8 @@ public struct RPCClient: Sendable {
         guard let end = headerEnd else { throw ClientError.badResponse("no HTTP header (connection closed?)") }
         var head = String(decoding: raw[0..<end], as: UTF8.self)
         var rest = Array(raw[(end + 4)...])
-        // Skip interim 1xx responses.
-        while head.hasPrefix("HTTP/1.1 100") || head.hasPrefix("HTTP/1.0 100") {
-            return try parseResponse(rest)
-        }
+        // Skip an interim 100 Continue response: the real one follows it.
+        if head.hasPrefix("HTTP/1.1 100") || head.hasPrefix("HTTP/1.0 100") { return try parseResponse(rest) }
         let statusLine = head.split(separator: "\r\n").first ?? ""
         let parts = statusLine.split(separator: " ")
         guard parts.count >= 2, let status = Int(parts[1]) else { throw ClientError.badResponse("bad status line") }

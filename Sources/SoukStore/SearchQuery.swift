@@ -65,8 +65,9 @@ public struct SearchPage: Sendable {
     public var truncationReason: String?
 }
 
-/// An opaque pagination cursor: `v1.<sort>.<a>.<b>` in base64url, where (a, b) is an offset for
-/// text searches and the last (sort key, rowid) for filter-only searches.
+/// An opaque pagination cursor: `v1.<sort>.<a>.<b>` in base64url. For text searches (a, b) is
+/// (offset into the ranked matches, ceiling: the highest row id the first page saw, so listings
+/// stored since do not shift the pages); for filter-only searches it is the last (sort key, rowid).
 struct SearchCursor: Equatable {
     var sort: SearchQuery.Sort
     var a: Int64

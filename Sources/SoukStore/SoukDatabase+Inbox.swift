@@ -15,7 +15,8 @@ extension SoukDatabase {
     public static let maxInboxItems = 10_000
 
     /// Stores a sealed delivery addressed to this node, in one transaction, before it is acknowledged.
-    /// - Returns: `.stored` (new), `.duplicate` (already held: acknowledge again), or `.full`.
+    /// - Returns: `.stored` (new), `.duplicate` (the same body already held: acknowledge again),
+    ///   `.conflict` (another body already held under this delivery id: never acknowledge it), `.full`.
     public func storeInbox(deliveryID: [UInt8], bodyHash: [UInt8], body: [UInt8], expiresAt: UInt64, now: UInt64)
         throws -> InboxOutcome
     {
@@ -37,7 +38,7 @@ extension SoukDatabase {
         }
     }
 
-    public enum InboxOutcome: Sendable, Equatable { case stored, duplicate, full }
+    public enum InboxOutcome: Sendable, Equatable { case stored, duplicate, conflict, full }
 
     /// Sealed deliveries held, newest first.
     public func inbox(limit: Int = 100) throws -> [InboxItem] {

@@ -6,8 +6,10 @@ It can:
   * send and receive encrypted frames (u32 BE length | ChaCha20-Poly1305 IETF, nonce 0^4 || LE64
     counter, associated data = the four length bytes), one key and counter per direction;
   * encode and decode every message type (hello with or without its kinds/features extension,
-    ping/pong, objects, ihave, graft, prune, getobjects, getaddr/addr, reconcile, unknown optional
-    types);
+    ping/pong, objects, ihave, graft, prune, getobjects, getaddr/addr, reconcile, prune-trees, the
+    addressed-delivery pair deliver/delivered of wire.md §15, unknown optional types);
+  * sign and verify delivery acknowledgements (wire.md §15.1), and advertise the `deliver` feature
+    or not;
   * build, sign, decode and check listing, listing-retraction and node-profile envelopes (objects
     format 1), and envelopes of kinds it does not know (refused as `unknown_kind`);
   * run range-based set reconciliation (fingerprints and id lists) against a node.
@@ -522,6 +524,16 @@ class Identity:
     def profile_envelope(self, profile: NodeProfile) -> bytes:
         return self.envelope(KIND_PROFILE, profile.payload())
 
+    def ack(self, network: str, delivery_id: bytes, body_hash: bytes, recipient: Optional[bytes] = None) -> Ack:
+        """An acknowledgement signed with this key (wire.md §15.1). `recipient` defaults to this
+        key; naming another node makes a forgery (its signature does not verify)."""
+        return Ack(delivery_id, body_hash, recipient or self.public,
+                   self.sign(ack_message(network, delivery_id, body_hash)))
+
+    def acknowledge(self, network: str, delivery: Delivery) -> Ack:
+        assert self.public in delivery.recipients, "only a recipient acknowledges"
+        return self.ack(network, delivery.delivery_id, delivery.body_hash)
+
 
 # --------------------------------------------------------------------------------------------
 # Frames and sessions (Specs/wire.md, "Frames")
@@ -709,10 +721,11 @@ OBJECTS, IHAVE, GRAFT, PRUNE, GETOBJECTS = 0x10, 0x11, 0x12, 0x13, 0x14
 GETADDR, ADDR = 0x20, 0x21
 RECONCILE = 0x30
 PRUNE_TREES = 0x81  # optional: "stop pushing these authors' bodies to me"
+DELIVER, DELIVERED = 0x82, 0x83  # optional, feature `deliver` (wire.md §15)
 NAMES = {
     HELLO: "hello", PING: "ping", PONG: "pong", OBJECTS: "objects", IHAVE: "ihave", GRAFT: "graft",
     PRUNE: "prune", GETOBJECTS: "getobjects", GETADDR: "getaddr", ADDR: "addr", RECONCILE: "reconcile",
-    PRUNE_TREES: "prune-trees",
+    PRUNE_TREES: "prune-trees", DELIVER: "deliver", DELIVERED: "delivered",
 }
 MAX_IDS, MAX_OBJECTS, MAX_ADDRS = 1000, 256, 100
 INFINITY_TS = (1 << 64) - 1
@@ -720,6 +733,8 @@ INFINITY_TS = (1 << 64) - 1
 # the extension (an older release) means.
 DEFAULT_KINDS = (KIND_LISTING, KIND_RETRACTION, KIND_PROFILE)
 DEFAULT_FEATURES = ("prune-trees",)
+FEATURE_DELIVER = "deliver"
+DELIVER_FEATURES = ("prune-trees", FEATURE_DELIVER)  # what a peer that takes part in delivery sends
 LEGACY_KINDS = (KIND_LISTING, KIND_RETRACTION)
 MAX_HELLO_KINDS, MAX_FEATURES, MAX_FEATURE_BYTES = 255, 32, 32
 
@@ -737,6 +752,8 @@ class Msg:
     ids: list = field(default_factory=list)  # object ids (32) or short ids (16)
     addrs: list = field(default_factory=list)  # (host, port, last_seen)
     ranges: list = field(default_factory=list)  # reconcile: [Range]
+    delivery: Optional["Delivery"] = None  # deliver
+    ack: Optional["Ack"] = None  # delivered
 
     @property
     def name(self) -> str:
@@ -853,7 +870,135 @@ def encode_reconcile(ranges: list) -> bytes:
     return bytes(out)
 
 
-def decode_message(pt: bytes) -> Msg:
+# ---- addressed delivery (wire.md §15) ----
+
+DELIVERY_ID_BYTES = 16
+MAX_DELIVERY_HOPS = 2
+MAX_DELIVERY_RECIPIENTS = 3
+MAX_DELIVERY_BODY = 65_536
+BODY_ENVELOPE, BODY_SEALED = 1, 2
+MAX_DELIVERY_AHEAD = 30 * 86400 + 600  # expires at most 30 days (+ 600 s of skew) ahead
+ACK_LABEL = b"souk/ack/v1"
+SEND_HOPS = 1  # what the reference sends with (§15.1)
+
+
+def ack_message(network: str, delivery_id: bytes, body_hash: bytes) -> bytes:
+    """What a recipient signs: "souk/ack/v1" || 0x00 || u8 len(net) || net || delivery_id || body_hash."""
+    net = network.encode()
+    if len(delivery_id) != DELIVERY_ID_BYTES or len(body_hash) != 32 or len(net) > 255:
+        raise ValueError("bad acknowledgement fields")
+    return ACK_LABEL + b"\x00" + bytes([len(net)]) + net + delivery_id + body_hash
+
+
+@dataclass
+class Delivery:
+    """A `deliver` message's fields. `body_type` 1 is a signed envelope, 2 a sealed blob."""
+
+    recipients: list  # 1-3 distinct 32-byte node ids
+    body: bytes
+    body_type: int = BODY_SEALED
+    delivery_id: bytes = field(default_factory=lambda: os.urandom(DELIVERY_ID_BYTES))
+    hops: int = SEND_HOPS
+    expires: Optional[int] = None  # None: now + 1 day
+
+    def __post_init__(self) -> None:
+        if self.expires is None:
+            self.expires = int(time.time()) + 86400
+
+    @property
+    def body_hash(self) -> bytes:
+        return blake2b(self.body)
+
+    def encode(self) -> bytes:
+        """The message; no limit is checked here, so tests can build invalid ones."""
+        return (bytes([DELIVER]) + self.delivery_id + bytes([self.hops]) + varint(self.expires)
+                + varint(len(self.recipients)) + b"".join(self.recipients) + bytes([self.body_type])
+                + lp(self.body))
+
+    def check(self) -> None:
+        """The wire limits (§5 table); raises DecodeError."""
+        decode_message(self.encode())
+
+    def carried(self, now: Optional[int] = None) -> bool:
+        """§15.2 rule 1: False when it expired or expires too far ahead (dropped, no ban)."""
+        now = int(time.time()) if now is None else now
+        return now < self.expires <= now + MAX_DELIVERY_AHEAD
+
+    def forwarded(self) -> "Delivery":
+        """The copy a relay sends on: hops - 1, everything else verbatim."""
+        assert self.hops > 0, "hops 0 is not forwarded"
+        return Delivery(list(self.recipients), self.body, self.body_type, self.delivery_id, self.hops - 1,
+                        self.expires)
+
+
+@dataclass
+class Ack:
+    """A `delivered` message's fields."""
+
+    delivery_id: bytes
+    body_hash: bytes
+    recipient: bytes
+    signature: bytes
+
+    def encode(self) -> bytes:
+        return bytes([DELIVERED]) + self.delivery_id + self.body_hash + self.recipient + self.signature
+
+    def verify(self, network: str) -> bool:
+        """The signature by `recipient` over the acknowledgement message of `network`."""
+        try:
+            nacl.signing.VerifyKey(self.recipient).verify(
+                ack_message(network, self.delivery_id, self.body_hash), self.signature)
+            return True
+        except (BadSignatureError, CryptoError, ValueError):
+            return False
+
+    def matches(self, delivery: Delivery) -> bool:
+        """§15.2 (delivered) rule 2, after the signature: that delivery, one of its recipients,
+        the same body."""
+        return (self.delivery_id == delivery.delivery_id and self.recipient in delivery.recipients
+                and self.body_hash == delivery.body_hash)
+
+
+def encode_deliver(recipients, body: bytes, body_type: int = BODY_SEALED, delivery_id: Optional[bytes] = None,
+                   hops: int = SEND_HOPS, expires: Optional[int] = None) -> bytes:
+    return Delivery(list(recipients), body, body_type, delivery_id or os.urandom(DELIVERY_ID_BYTES), hops,
+                    expires).encode()
+
+
+def encode_delivered(ack: Ack) -> bytes:
+    return ack.encode()
+
+
+def _decode_deliver(r: Reader) -> Delivery:
+    delivery_id = r.bytes(DELIVERY_ID_BYTES)
+    hops = r.byte()
+    if hops > MAX_DELIVERY_HOPS:
+        raise DecodeError(f"deliver: hops {hops} over {MAX_DELIVERY_HOPS}")
+    expires = r.varint()
+    n = r.varint()
+    if not 1 <= n <= MAX_DELIVERY_RECIPIENTS:
+        raise DecodeError(f"deliver: {n} recipients")
+    recipients = [r.bytes(32) for _ in range(n)]
+    if len(set(recipients)) != n:
+        raise DecodeError("deliver: recipients not distinct")
+    body_type = r.byte()
+    if body_type not in (BODY_ENVELOPE, BODY_SEALED):
+        raise DecodeError(f"deliver: body type {body_type}")
+    length = r.varint()
+    if not 1 <= length <= MAX_DELIVERY_BODY:
+        raise DecodeError(f"deliver: body length {length}")
+    body = r.bytes(length)
+    return Delivery(recipients, body, body_type, delivery_id, hops, expires)
+
+
+def _decode_delivered(r: Reader) -> Ack:
+    return Ack(r.bytes(DELIVERY_ID_BYTES), r.bytes(32), r.bytes(32), r.bytes(64))
+
+
+def decode_message(pt: bytes, deliver: bool = True) -> Msg:
+    """Decodes one message strictly. `deliver=False` is a receiver that did not advertise the
+    `deliver` feature: a deliver/delivered that does not decode is then ignored like any unknown
+    optional type (one that decodes is still returned with its fields, so tests can see it)."""
     if not pt:
         raise DecodeError("empty message")
     r = Reader(pt)
@@ -930,6 +1075,18 @@ def decode_message(pt: bytes) -> Msg:
             r.end()
         except DecodeError:
             m.ids = []
+        return m
+    elif t in (DELIVER, DELIVERED):
+        try:
+            if t == DELIVER:
+                m.delivery = _decode_deliver(r)
+            else:
+                m.ack = _decode_delivered(r)
+            r.end()
+        except DecodeError:
+            if deliver:
+                raise
+            m.delivery = m.ack = None
         return m
     elif t >= 0x80:
         return m  # optional, body ignored
@@ -1120,10 +1277,16 @@ class PeerConnection:
     def connect(cls, host: str, port: int, identity: Optional[Identity] = None, network: str = "testnet",
                 listen_port: int = 0, user_agent: str = "soukpeer.py/0.1", timeout: float = 5.0,
                 send_hello: bool = True, kinds: Optional[Iterable[int]] = DEFAULT_KINDS,
-                features: Optional[Iterable[str]] = None, legacy_hello: bool = False) -> "PeerConnection":
+                features: Optional[Iterable[str]] = None, legacy_hello: bool = False,
+                deliver: bool = False) -> "PeerConnection":
         """Dials, completes the handshake as initiator and (by default) exchanges hello. The hello
         advertises `kinds` and `features`; `legacy_hello=True` sends it without the extension, as a
-        release before it would (meaning kinds 1 and 2, no features)."""
+        release before it would (meaning kinds 1 and 2, no features). `deliver=True` adds the
+        feature `deliver` (wire.md §15) to the features."""
+        if deliver:
+            features = list(DEFAULT_FEATURES if features is None else features)
+            if FEATURE_DELIVER not in features:
+                features.append(FEATURE_DELIVER)
         conn = cls(cls.dial(host, port, timeout), identity or Identity(), network)
         try:
             conn.handshake_initiator(timeout)
@@ -1199,6 +1362,34 @@ class PeerConnection:
         assert self.session
         return self.session.peer.hex()
 
+    @property
+    def peer_key(self) -> bytes:
+        """The node id the peer proved in the handshake (32 bytes)."""
+        assert self.session
+        return self.session.peer
+
+    # ---- addressed delivery (wire.md §15) ----
+
+    def send_delivery(self, delivery: Delivery, force: bool = False) -> bytes:
+        """Sends `deliver`; only to a peer whose hello lists `deliver` unless `force`."""
+        assert force or FEATURE_DELIVER in self.peer_features, "the peer did not advertise `deliver`"
+        return self.send(delivery.encode())
+
+    def send_ack(self, ack: Ack, force: bool = False) -> bytes:
+        assert force or FEATURE_DELIVER in self.peer_features, "the peer did not advertise `deliver`"
+        return self.send(ack.encode())
+
+    def wait_ack(self, delivery_id: bytes, timeout: float = 5.0) -> Ack:
+        """The next `delivered` for `delivery_id` (TimeoutError if none arrives)."""
+        m = self.wait_for(lambda m: m.type == DELIVERED and m.ack is not None and m.ack.delivery_id == delivery_id,
+                          timeout)
+        return m.ack
+
+    def wait_delivery(self, timeout: float = 5.0, predicate=lambda d: True) -> Delivery:
+        """The next `deliver` whose fields satisfy `predicate`."""
+        m = self.wait_for(lambda m: m.type == DELIVER and m.delivery is not None and predicate(m.delivery), timeout)
+        return m.delivery
+
     # ---- messages ----
 
     def send(self, plaintext: bytes) -> bytes:
@@ -1212,7 +1403,7 @@ class PeerConnection:
         """The next message; keep-alive pings are answered (and still returned)."""
         assert self.session, "handshake first"
         body = self.recv_frame(timeout)
-        m = decode_message(self.session.open(body))
+        m = decode_message(self.session.open(body), deliver=FEATURE_DELIVER in self.features)
         self.received.append(m)
         if answer_pings and m.type == PING:
             self.send(encode_pong(m.nonce))

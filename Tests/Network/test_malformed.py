@@ -178,3 +178,26 @@ def test_second_hello_closes_the_link(node):
     assert conn.wait_closed(5)
     conn.close()
     still_serving(node)
+
+
+def test_one_invalid_object_in_a_batch(node):
+    """wire.md §10: the whole `objects` message is verified and stored in one transaction (valid
+    objects before and after the invalid one are kept), then the link is closed and banned at the
+    invalid one."""
+    conn = open_link(node)
+    me = conn.identity
+    before = sp.Listing(title="Before the forgery", price_minor=100, currency="EUR", category="misc")
+    forged = sp.Listing(title="Forged", price_minor=100, currency="EUR", category="misc")
+    after = sp.Listing(title="After the forgery", price_minor=100, currency="EUR", category="misc")
+    bad = bytearray(me.listing_envelope(forged))
+    bad[-1] ^= 0x80
+    conn.send(sp.encode_objects([me.listing_envelope(before), bytes(bad), me.listing_envelope(after)]))
+    assert conn.wait_closed(5), "the invalid object closes the link"
+    conn.close()
+    wait_until(lambda: f"node:{me.hex}" in banned_targets(node), 5, what="the peer is banned")
+    for listing in (before, after):
+        got = node.rpc("listing.get", {"listing_id": sp.listing_id(me.public, listing.salt).hex()})
+        assert got["title"] == listing.title
+    with pytest.raises(Exception, match="not found|-3"):
+        node.rpc("listing.get", {"listing_id": sp.listing_id(me.public, forged.salt).hex()})
+    still_serving(node)

@@ -366,6 +366,8 @@ def test_wire_vectors_messages(wire):
             sp.GETADDR: sp.encode_getaddr, sp.ADDR: lambda: sp.encode_addr(d.addrs),
             sp.RECONCILE: lambda: sp.encode_reconcile(d.ranges),
             sp.PRUNE_TREES: lambda: sp.encode_prune_trees(d.ids),
+            sp.DELIVER: lambda: d.delivery.encode(),
+            sp.DELIVERED: lambda: sp.encode_delivered(d.ack),
         }[d.type]()
         assert again == raw, m["name"]
     assert sp.encode_reconcile(sp.Reconciler([]).initial()).hex() == next(
@@ -441,3 +443,120 @@ def test_wire_vectors_fingerprints(wire):
         total = sum(int.from_bytes(i, "little") for i in ids) % (1 << 256)
         assert (total.to_bytes(32, "little") + sp.varint(len(ids))).hex() == f["preimage"], f["name"]
         assert sp.fingerprint(ids).hex() == f["fingerprint"], f["name"]
+
+
+# ------------------------------------------------------------------------------------------------
+# Addressed delivery (wire.md §15): deliver / delivered
+# ------------------------------------------------------------------------------------------------
+
+
+def test_wire_vectors_delivery(wire):
+    msgs = {m["name"]: m for m in wire["messages"]}
+    hs = wire["handshake"]
+    responder = sp.Identity(bytes.fromhex(hs["responder_seed"]))
+    assert responder.hex == hs["responder_public_key"]
+
+    raw = bytes.fromhex(msgs["deliver"]["hex"])
+    assert msgs["deliver"]["type"] == sp.DELIVER == raw[0]
+    d = sp.decode_message(raw).delivery
+    assert d.delivery_id == bytes(range(16)) and d.hops == 1 and d.expires == 1767225600
+    assert d.recipients == [responder.public]
+    assert d.body_type == sp.BODY_SEALED and d.body == b"\x01\x02\x03"
+    assert d.encode() == raw
+    assert sp.encode_deliver([responder.public], b"\x01\x02\x03", sp.BODY_SEALED, bytes(range(16)), 1,
+                             1767225600) == raw
+    d.check()  # within every limit
+
+    raw_ack = bytes.fromhex(msgs["delivered"]["hex"])
+    assert msgs["delivered"]["type"] == sp.DELIVERED == raw_ack[0] and len(raw_ack) == 145
+    ack = sp.decode_message(raw_ack).ack
+    assert ack.encode() == raw_ack
+    assert ack.delivery_id == d.delivery_id
+    assert ack.body_hash == sp.blake2b(b"\x01\x02\x03") == d.body_hash
+    assert ack.recipient == responder.public
+    # The signature verifies with the responder key of the handshake vectors, over
+    # "souk/ack/v1" 00 07 "testnet" || delivery id || body hash.
+    signed = b"souk/ack/v1\x00\x07testnet" + d.delivery_id + d.body_hash
+    assert sp.ack_message("testnet", d.delivery_id, d.body_hash) == signed
+    sp.nacl.signing.VerifyKey(bytes.fromhex(hs["responder_public_key"])).verify(signed, ack.signature)
+    assert ack.verify("testnet") and ack.matches(d)
+    # Ed25519 is deterministic: signing it again gives the same bytes.
+    assert responder.acknowledge("testnet", d).encode() == raw_ack
+    # It names the network, the delivery, the body and the recipient.
+    assert not ack.verify("main")
+    assert not sp.Ack(bytes(16), ack.body_hash, ack.recipient, ack.signature).verify("testnet")
+    assert not sp.Ack(ack.delivery_id, sp.blake2b(b"other"), ack.recipient, ack.signature).verify("testnet")
+    initiator = sp.Identity(bytes.fromhex(hs["initiator_seed"]))
+    forged = initiator.ack("testnet", d.delivery_id, d.body_hash, recipient=responder.public)
+    assert forged.recipient == responder.public and not forged.verify("testnet")
+    own = initiator.ack("testnet", d.delivery_id, d.body_hash)  # valid, but not a recipient's
+    assert own.verify("testnet") and not own.matches(d)
+    assert not responder.ack("testnet", d.delivery_id, sp.blake2b(b"other")).matches(d)
+
+    invalid = {m["name"]: m for m in wire["invalid_messages"]}
+    for name in ("deliver-four-recipients", "deliver-empty-body"):
+        assert invalid[name]["result"] == "malformed"
+        with pytest.raises(sp.DecodeError):
+            sp.decode_message(bytes.fromhex(invalid[name]["hex"]))
+        # A receiver that did not advertise `deliver` ignores it like any unknown optional type.
+        assert sp.decode_message(bytes.fromhex(invalid[name]["hex"]), deliver=False).delivery is None
+    # The four-recipient vector stops at its count: refused before any recipient is read.
+    assert bytes.fromhex(invalid["deliver-four-recipients"]["hex"])[-1] == 4
+
+
+RID = [bytes([i]) * 32 for i in range(1, 5)]
+
+
+def _deliver(**kw) -> bytes:
+    base = dict(recipients=[RID[0]], body=b"x", body_type=sp.BODY_SEALED, delivery_id=bytes(16), hops=1,
+                expires=1767225600)
+    base.update(kw)
+    return sp.Delivery(**base).encode()
+
+
+@pytest.mark.parametrize("raw,ok", [
+    (_deliver(), True),
+    (_deliver(hops=0), True),
+    (_deliver(hops=2), True),
+    (_deliver(hops=3), False),  # hops ≤ 2
+    (_deliver(recipients=RID[:3]), True),
+    (_deliver(recipients=RID[:4]), False),
+    (_deliver(recipients=[]), False),
+    (_deliver(recipients=[RID[0], RID[1], RID[0]]), False),  # not distinct
+    (_deliver(body_type=sp.BODY_ENVELOPE), True),
+    (_deliver(body_type=0), False),
+    (_deliver(body_type=3), False),
+    (_deliver(body=b"\xaa" * 65_536), True),
+    (_deliver(body=b"\xaa" * 65_537), False),
+    (_deliver(body=b""), False),
+    (_deliver()[:-1], False),  # truncated body
+    (_deliver() + b"\x00", False),  # trailing byte
+    (_deliver()[:17], False),  # ends after the id
+    (_deliver()[:1 + 16 + 1] + b"\x80\x00" + _deliver()[1 + 16 + 1 + 5:], False),  # expires 0 as 80 00
+    (bytes([sp.DELIVER]) + bytes(16) + b"\x01\x00\x01" + RID[0] + b"\x02" + sp.varint(65_537), False),  # cap first
+    (sp.Ack(bytes(16), bytes(32), RID[0], bytes(64)).encode(), True),
+    (sp.Ack(bytes(16), bytes(32), RID[0], bytes(64)).encode()[:-1], False),
+    (sp.Ack(bytes(16), bytes(32), RID[0], bytes(64)).encode() + b"\x00", False),
+], ids=["minimal", "hops-0", "hops-2", "hops-3", "3-recipients", "4-recipients", "0-recipients",
+        "duplicate-recipient", "envelope-body", "body-type-0", "body-type-3", "65536-byte-body",
+        "65537-byte-body", "empty-body", "truncated-body", "trailing-byte", "no-hops", "non-minimal-expires",
+        "length-over-cap-without-body", "delivered", "delivered-short", "delivered-long"])
+def test_delivery_limits(raw, ok):
+    if ok:
+        m = sp.decode_message(raw)
+        assert (m.delivery or m.ack).encode() == raw
+    else:
+        with pytest.raises(sp.DecodeError):
+            sp.decode_message(raw)
+        sp.decode_message(raw, deliver=False)  # ignored, not refused, without the feature
+
+
+def test_delivery_expiry_window():
+    now = 1_767_225_600
+    d = sp.Delivery([RID[0]], b"x", expires=now + 1)
+    assert d.carried(now) and not d.carried(now + 1)
+    assert sp.Delivery([RID[0]], b"x", expires=now + 30 * 86400 + 600).carried(now)
+    assert not sp.Delivery([RID[0]], b"x", expires=now + 30 * 86400 + 601).carried(now)
+    d = sp.Delivery([RID[0]], b"x", hops=2, expires=now + 60)
+    f = d.forwarded()
+    assert (f.hops, f.expires, f.delivery_id, f.recipients, f.body) == (1, d.expires, d.delivery_id, d.recipients, d.body)

@@ -62,8 +62,8 @@ struct SearchRegressionTests {
         #expect(Fixture.titles(textSecond) == (10..<20).map { "Widget \(29 - $0)" })
     }
 
-    /// With a currency + price filter and `newest`, the search walks `listings_category
-    /// (category, created_at)` in order instead of sorting every price match in a temp B-tree (work
+    /// With a currency + price filter and `newest`, the search walks `listings_category (category)`,
+    /// whose entries are in row-id (= created_at) order within a category, instead of sorting every price match in a temp B-tree (work
     /// the time budget, checked between rows, could not cut short).
     @Test func filterOnlyNewestNeedsNoSortWhenAnIndexGivesTheOrder() throws {
         let db = try SoukDatabase.inMemory()

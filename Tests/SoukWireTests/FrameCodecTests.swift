@@ -11,7 +11,8 @@ import Testing
 struct FrameCodecTests {
     static func frame(_ body: [UInt8]) -> [UInt8] { FrameCodec.lengthBytes(body.count) + body }
 
-    /// The handler exactly as `PeerManager` installs it.
+    /// The handler as `PeerManager` installs it, without the 256-byte hold on the first two frames
+    /// (`handshakeFrames: 2`, tested on its own), so every size can be fed from the first frame.
     static func channel() throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandler(
@@ -96,6 +97,31 @@ struct FrameCodecTests {
         #expect(throws: WireError.frameTooLarge(Int(length))) { try channel.writeInbound(prefix) }
         #expect(try channel.readInbound(as: [UInt8].self) == nil)
         _ = try? channel.finish()
+    }
+
+    @Test("the first two frames are held to handshake size, later frames are not (as PeerManager installs it)")
+    func handshakeFramesHeld() throws {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(
+            ByteToMessageHandler(FrameCodec(handshakeFrames: 2), maximumBufferSize: FrameCodec.maxBodyBytes + 4))
+        let small = [UInt8](repeating: 1, count: Handshake.maxMessageBytes)
+        try channel.writeInbound(ByteBuffer(bytes: Self.frame(small) + Self.frame(small)))
+        #expect(try channel.readInbound(as: [UInt8].self) == small)
+        #expect(try channel.readInbound(as: [UInt8].self) == small)
+        let big = [UInt8](repeating: 2, count: Handshake.maxMessageBytes + 1)
+        try channel.writeInbound(ByteBuffer(bytes: Self.frame(big)))
+        #expect(try channel.readInbound(as: [UInt8].self) == big, "the third frame may be large")
+        _ = try? channel.finish()
+
+        let early = EmbeddedChannel()
+        try early.pipeline.syncOperations.addHandler(
+            ByteToMessageHandler(FrameCodec(handshakeFrames: 2), maximumBufferSize: FrameCodec.maxBodyBytes + 4))
+        var prefix = ByteBuffer()
+        prefix.writeInteger(UInt32(Handshake.maxMessageBytes + 1))
+        #expect(throws: WireError.self, "an oversized first frame is refused on its length alone") {
+            try early.writeInbound(prefix)
+        }
+        _ = try? early.finish()
     }
 
     @Test("the largest allowed prefix alone waits for its body without throwing")

@@ -157,4 +157,42 @@ struct ReconcilerRuleTests {
         #expect(largest <= ReconMessage.maxRanges, "a reply had \(largest) ranges")
         #expect(undecodable == 0)
     }
+
+    /// wire.md §8.3: a differing range of n items is split into groups of ceil(n/16), the last one
+    /// shorter, so 33 items make 11 groups (10 of 3, one of 3), 49 make 13 (12 of 4 and one of 1).
+    @Test("a differing range splits into groups of ceil(n/16) items", arguments: [(33, 11), (40, 14), (48, 16), (49, 13), (100, 15), (257, 16)])
+    func splitGroups(n: Int, groups: Int) {
+        let mine = Self.items(n, seed: 40)
+        let theirs = Self.items(n, seed: 41)
+        let reply = Reconciler(items: mine).process(Reconciler(items: theirs).initialMessage()).reply
+        #expect(reply?.ranges.count == groups)
+        #expect(reply?.ranges.allSatisfy { if case .fingerprint = $0.mode { true } else { false } } == true)
+    }
+
+    /// wire.md §8.1: a bound is (timestamp, prefix padded with zeros), so (2^64 − 1, 00) is the same
+    /// point as infinity and ends a message as well as (2^64 − 1, "").
+    @Test("a last bound of (2^64 - 1, 00) is infinity too")
+    func paddedInfinity() throws {
+        var w = ByteWriter()
+        w.writeByte(0x30)
+        w.writeVarint(1)
+        w.writeVarint(.max)
+        w.writeLengthPrefixed([0x00])
+        w.writeByte(0)
+        let m = try PeerMessage(decoding: w.bytes)
+        guard case .reconcile(let r) = m else {
+            Issue.record("not a reconcile message")
+            return
+        }
+        #expect(r.isDone)
+        var below = ByteWriter()
+        below.writeByte(0x30)
+        below.writeVarint(1)
+        below.writeVarint(.max - 1)
+        below.writeLengthPrefixed([0xff])
+        below.writeByte(0)
+        #expect(throws: WireError.self, "a last bound below infinity is refused") {
+            try PeerMessage(decoding: below.bytes)
+        }
+    }
 }
