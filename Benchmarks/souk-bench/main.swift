@@ -441,7 +441,8 @@ func makeStore(at path: String, listings n: Int) throws {
     let clock = ContinuousClock()
     let start = clock.now
     let corpus = generateCorpus(n: n, now: now)
-    print("souk-bench: signed \(n) listings by \(corpus.sellers) sellers in \(format((clock.now - start).seconds, 1)) s")
+    print(
+        "souk-bench: signed \(n) listings by \(corpus.sellers) sellers in \(format((clock.now - start).seconds, 1)) s")
     let db = try SoukDatabase.open(path: path)
     let load = try ingest(
         corpus.envelopes[...], into: db, path: IngestPath(name: "make store", write: .batch, pipelined: true), now: now,

@@ -25,7 +25,8 @@ public struct ListingRetraction: Sendable, Equatable {
 
     public init(decoding payload: [UInt8]) throws(ValidationError) {
         self = try PayloadReader.read(payload, kind: .listingRetraction, format: Self.formatVersion) { r in
-            ListingRetraction(salt: try r.readBytes(ListingID.saltBytes, "salt"), retractedAt: try r.readVarint("retracted_at"))
+            ListingRetraction(
+                salt: try r.readBytes(ListingID.saltBytes, "salt"), retractedAt: try r.readVarint("retracted_at"))
         }
     }
 

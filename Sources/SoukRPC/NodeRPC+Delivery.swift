@@ -22,7 +22,8 @@ extension NodeRPC {
                 }
                 let ttl = try p.optionalInt("ttl_seconds", range: 60...Int64(Delivery.Limits.maxLifetime)) ?? 7 * 86_400
                 do {
-                    return Self.json(try await Self.require(peers).deliver(body, type: type, to: recipients, ttl: UInt64(ttl)))
+                    return Self.json(
+                        try await Self.require(peers).deliver(body, type: type, to: recipients, ttl: UInt64(ttl)))
                 } catch let e as PeerCommandError {
                     throw RPCError.invalidParams(e.description, reason: "invalid_delivery")
                 }

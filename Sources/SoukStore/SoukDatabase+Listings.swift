@@ -198,7 +198,8 @@ extension SoukDatabase {
             let objects = try Self.objectCounts(db)
             let expired =
                 try Int.fetchOne(
-                    db.cachedStatement(sql: "SELECT COUNT(*) FROM listings WHERE expires_at <= ?"), arguments: [Int64(now)])
+                    db.cachedStatement(sql: "SELECT COUNT(*) FROM listings WHERE expires_at <= ?"),
+                    arguments: [Int64(now)])
                 ?? 0
             return (objects, (objects[.listing] ?? 0) - expired)
         }

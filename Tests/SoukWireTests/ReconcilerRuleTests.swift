@@ -160,7 +160,9 @@ struct ReconcilerRuleTests {
 
     /// wire.md §8.3: a differing range of n items is split into groups of ceil(n/16), the last one
     /// shorter, so 33 items make 11 groups (10 of 3, one of 3), 49 make 13 (12 of 4 and one of 1).
-    @Test("a differing range splits into groups of ceil(n/16) items", arguments: [(33, 11), (40, 14), (48, 16), (49, 13), (100, 15), (257, 16)])
+    @Test(
+        "a differing range splits into groups of ceil(n/16) items",
+        arguments: [(33, 11), (40, 14), (48, 16), (49, 13), (100, 15), (257, 16)])
     func splitGroups(n: Int, groups: Int) {
         let mine = Self.items(n, seed: 40)
         let theirs = Self.items(n, seed: 41)
