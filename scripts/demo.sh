@@ -94,8 +94,8 @@ say "Full-text search: souk search bicycle"
 s search bicycle
 say "Search with a price filter: souk search bicycle --max-price 100 --currency EUR"
 s search bicycle --max-price 100 --currency EUR
-say "Filter and sort: souk search --category bikes --sort price_asc"
-s search --category bikes --sort price_asc
+say "Filter and sort: souk search --category bikes --sort price_asc --currency EUR"
+s search --category bikes --sort price_asc --currency EUR
 
 say "Updating the road bicycle's price (souk listing update $bike --price 99.00)"
 s listing update "$bike" --price 99.00

@@ -137,6 +137,10 @@ public struct Listing: Sendable, Equatable {
         else {
             throw ValidationError(.invalidTitle, "title must be 1 to \(Limits.titleMaxCharacters) characters")
         }
+        guard TextRules.hasVisibleCharacter(title), !title.unicodeScalars.contains("\u{FEFF}") else {
+            throw ValidationError(
+                .invalidTitle, "title must have a visible character and no byte order mark (U+FEFF)")
+        }
         guard !TextRules.hasOuterWhitespace(title), !TextRules.hasControl(title, allowNewlines: false),
             !TextRules.hasSpoofingFormat(title)
         else {
@@ -239,6 +243,15 @@ enum TextRules {
     /// UTF-8 length alone does not settle it.
     static func characterCount(_ s: String, atMost limit: Int) -> Bool {
         s.utf8.count <= limit || s.count <= limit
+    }
+
+    /// True if some character of `s` shows: not whitespace, not an invisible format character
+    /// (general category Cf, such as U+200B ZERO WIDTH SPACE or U+2060 WORD JOINER).
+    static func hasVisibleCharacter(_ s: String) -> Bool {
+        s.unicodeScalars.contains { c in
+            !c.properties.isWhitespace && c.properties.generalCategory != .format
+                && c.properties.generalCategory != .control
+        }
     }
 
     /// True if `s` starts or ends with a whitespace character.

@@ -1,4 +1,5 @@
 import Foundation
+public import SoukCore
 import SoukCrypto
 
 /// The files of one node, under one directory (mode 0700):
@@ -21,6 +22,11 @@ public struct DataDir: Sendable {
     public var databaseFile: String { path + "/souk.sqlite" }
     public var cookieFile: String { path + "/rpc.cookie" }
     public var lockFile: String { path + "/daemon.lock" }
+    /// Written by the daemon once it is ready, removed when it stops: where its RPC (and P2P)
+    /// listeners are, so clients find it without being told the port (as kubo's `api` file).
+    public var apiFile: String { path + "/api" }
+    /// The running daemon's process id, while it runs.
+    public var pidFile: String { path + "/souk.pid" }
 
     public var exists: Bool {
         var isDir: ObjCBool = false
@@ -71,6 +77,50 @@ public struct DataDir: Sendable {
     }
 
     public func removeCookie() { try? FileManager.default.removeItem(atPath: cookieFile) }
+
+    /// Where a running daemon listens, as the `api` file says.
+    public struct APIAddress: Sendable, Equatable {
+        public var rpc: HostPort
+        public var p2p: HostPort?
+        public var pid: Int32
+
+        public init(rpc: HostPort, p2p: HostPort?, pid: Int32) {
+            self.rpc = rpc
+            self.p2p = p2p
+            self.pid = pid
+        }
+    }
+
+    /// Writes the `api` file (`rpc HOST:PORT`, `p2p HOST:PORT`, `pid N`, one per line) and the pid
+    /// file. Files a crashed daemon left behind are replaced.
+    public func writeRunFiles(_ address: APIAddress) throws {
+        var text = "rpc \(address.rpc)\npid \(address.pid)\n"
+        if let p2p = address.p2p { text += "p2p \(p2p)\n" }
+        try writePrivate(Data(text.utf8), to: apiFile)
+        try writePrivate(Data("\(address.pid)\n".utf8), to: pidFile)
+    }
+
+    /// Removes the `api` and pid files (on shutdown).
+    public func removeRunFiles() {
+        try? FileManager.default.removeItem(atPath: apiFile)
+        try? FileManager.default.removeItem(atPath: pidFile)
+    }
+
+    /// The daemon's addresses from the `api` file, or `nil` when there is none, it does not parse,
+    /// or the process it names is gone (a stale file from a crash).
+    public func readAPIFile() -> APIAddress? {
+        guard let data = FileManager.default.contents(atPath: apiFile), let text = String(data: data, encoding: .utf8)
+        else { return nil }
+        var fields: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: " ", maxSplits: 1)
+            if parts.count == 2 { fields[String(parts[0])] = String(parts[1]) }
+        }
+        guard let rpc = fields["rpc"].flatMap(HostPort.init), let pid = fields["pid"].flatMap(Int32.init), pid > 0,
+            kill(pid, 0) == 0 || errno == EPERM
+        else { return nil }
+        return APIAddress(rpc: rpc, p2p: fields["p2p"].flatMap(HostPort.init), pid: pid)
+    }
 
     /// Creates the file with mode 0600 before any secret is written into it.
     private func writePrivate(_ data: Data, to file: String) throws {

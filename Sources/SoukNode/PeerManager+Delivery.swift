@@ -93,15 +93,16 @@ extension PeerManager {
         }
         if delivery.recipients.contains(node.nodeID) {
             guard await commit(delivery, now: now) else { return }
+            // Back on the link it came from, whatever that peer advertised: it sent a deliver.
             let ack = DeliveryAck(signing: delivery, network: settings.network, key: node.identity)
             sendMessage(.delivered(ack), to: key)
-            return
         }
+        // Towards the (other) recipients connected here, once per delivery id, never back.
         guard delivery.hops > 0, deliveries.relayed[delivery.id] == nil else { return }
         var next = delivery
         next.hops -= 1
         let targets = peers.values.filter { p in
-            p.key != key && p.ready && p.features.contains("deliver")
+            p.key != key && p.ready && p.features.contains("deliver") && p.nodeID != node.nodeID
                 && p.nodeID.map(delivery.recipients.contains) == true
         }
         guard !targets.isEmpty else { return }  // no recipient here; mailboxes hold mail for absent nodes

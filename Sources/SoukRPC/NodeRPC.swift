@@ -10,13 +10,17 @@ public struct NodeRPC: Sendable {
     /// The peer manager; `nil` when the node runs without networking (peer methods then fail with -32000).
     public let peers: PeerManager?
     public let info: @Sendable () async -> [String: JSONValue]
+    /// Asks the daemon to shut down gracefully (`node.stop`); `nil` where nothing can be stopped.
+    public let stop: (@Sendable () async -> Void)?
 
     /// - Parameter info: extra facts for `node.info` that only the daemon knows (RPC address, data dir).
     public init(
-        node: MarketNode, peers: PeerManager? = nil, info: @escaping @Sendable () async -> [String: JSONValue] = { [:] }
+        node: MarketNode, peers: PeerManager? = nil, stop: (@Sendable () async -> Void)? = nil,
+        info: @escaping @Sendable () async -> [String: JSONValue] = { [:] }
     ) {
         self.node = node
         self.peers = peers
+        self.stop = stop
         self.info = info
     }
 
@@ -52,6 +56,18 @@ public struct NodeRPC: Sendable {
                 for (k, v) in await info() { o[k] = v }
                 if let peers { o["sync"] = await Self.syncJSON(peers) }
                 return .object(o)
+            },
+            RPCMethod("node.stop") { [stop] _ in
+                guard let stop else {
+                    throw RPCError(
+                        code: RPCError.AppCode.nodeError, message: "this node cannot be stopped over JSON-RPC")
+                }
+                // Answer first; the shutdown starts right after.
+                Task {
+                    try? await Task.sleep(for: .milliseconds(50))
+                    await stop()
+                }
+                return ["stopping": true]
             },
             RPCMethod("listing.create", parameters: Self.listingFields) { p in
                 let draft = try Self.draft(p)
@@ -102,6 +118,12 @@ public struct NodeRPC: Sendable {
                         throw RPCError.invalidParams(
                             "cursor is not valid for this query (it must come from the same search and sort)",
                             reason: "invalid_cursor", field: "cursor")
+                    } catch StoreError.invalidQuery(let why) {
+                        throw RPCError.invalidParams(why, reason: "invalid_query", field: "query")
+                    } catch StoreError.priceSortNeedsCurrency {
+                        throw RPCError.invalidParams(
+                            StoreError.priceSortNeedsCurrency.description + " (give currency)", reason: "invalid_sort",
+                            field: "sort")
                     }
                     let now = await node.now()
                     return [

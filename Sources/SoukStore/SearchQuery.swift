@@ -9,8 +9,10 @@ public struct SearchQuery: Sendable, Equatable {
         case newest
     }
 
-    /// Free text; words are AND-ed, matched against title, description and tags.
+    /// Free text (`SearchText`): words AND-ed, `OR`, "phrases", `prefix*`, synonyms, matched against
+    /// title, tags, category and description.
     public var text: String = ""
+    /// Compared case-insensitively (categories are lower-case slugs).
     public var category: String?
     /// Filters by currency; required for a price range, since prices are compared in minor units.
     public var currency: Currency?
@@ -18,6 +20,7 @@ public struct SearchQuery: Sendable, Equatable {
     public var maxPriceMinor: UInt64?
     /// Case-insensitive substring of the location text.
     public var location: String?
+    /// Compared case-insensitively (countries are upper-case ISO codes).
     public var country: String?
     public var seller: [UInt8]?
     public var condition: ItemCondition?
@@ -29,23 +32,9 @@ public struct SearchQuery: Sendable, Equatable {
 
     public init() {}
 
-    /// The FTS5 query for `text`: each word quoted (so no FTS syntax leaks through) and AND-ed.
-    /// Words are runs of letters and digits; at most 16 words are used.
-    public var ftsQuery: String? {
-        var words: [String] = []
-        var current = ""
-        for ch in text.lowercased().unicodeScalars {
-            if ch.properties.isAlphabetic || ch.properties.numericType != nil {
-                current.unicodeScalars.append(ch)
-            } else if !current.isEmpty {
-                words.append(current)
-                current = ""
-            }
-        }
-        if !current.isEmpty { words.append(current) }
-        guard !words.isEmpty else { return nil }
-        return words.prefix(16).map { "\"\($0)\"" }.joined(separator: " ")
-    }
+    /// The FTS5 expression for `text` (`SearchText`), `nil` when there is no text.
+    /// - Throws: `SearchText.Failure` for text without a searchable word.
+    public func ftsExpression() throws(SearchText.Failure) -> String? { try SearchText.expression(text) }
 }
 
 /// One page of search results.

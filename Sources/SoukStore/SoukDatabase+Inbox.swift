@@ -21,11 +21,10 @@ extension SoukDatabase {
         throws -> InboxOutcome
     {
         try writer.write { db in
-            if try Bool.fetchOne(
-                db, sql: "SELECT EXISTS(SELECT 1 FROM inbox WHERE delivery_id = ?)", arguments: [deliveryID.data])
-                == true
+            if let held = try Data.fetchOne(
+                db, sql: "SELECT body_hash FROM inbox WHERE delivery_id = ?", arguments: [deliveryID.data])
             {
-                return .duplicate
+                return held.bytes == bodyHash ? .duplicate : .conflict
             }
             let held = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM inbox") ?? 0
             guard held < Self.maxInboxItems else { return .full }

@@ -23,7 +23,7 @@ extension SoukDatabase {
         var args: [(any DatabaseValueConvertible)?] = [Int64(now)]
         if let c = query.category {
             filters.append("l.category = ?")
-            args.append(c)
+            args.append(c.lowercased())
         }
         if let c = query.currency {
             filters.append("l.currency = ?")
@@ -39,7 +39,7 @@ extension SoukDatabase {
         }
         if let c = query.country {
             filters.append("l.country = ?")
-            args.append(c)
+            args.append(c.uppercased())
         }
         if let s = query.seller {
             filters.append("l.seller = ?")
@@ -55,8 +55,17 @@ extension SoukDatabase {
                 .replacingOccurrences(of: "_", with: "\\_")
             args.append("%\(escaped)%")
         }
+        if query.sort == .priceAsc || query.sort == .priceDesc, query.currency == nil {
+            throw StoreError.priceSortNeedsCurrency
+        }
         let deadline = ContinuousClock.now.advanced(by: bounds.timeBudget)
-        if let fts = query.ftsQuery {
+        let expression: String?
+        do {
+            expression = try query.ftsExpression()
+        } catch {
+            throw StoreError.invalidQuery(error.description)
+        }
+        if let fts = expression {
             return try textSearch(
                 fts: fts, query: query, filters: filters, args: args, limit: limit, bounds: bounds, deadline: deadline)
         }
@@ -86,9 +95,10 @@ extension SoukDatabase {
             let created: Int64
         }
         let (candidates, truncated, reason): ([Candidate], Bool, String?) = try writer.read { db in
-            // Newest matches first, so the bound keeps the freshest listings; weights favour title, then tags.
+            // Newest matches first, so the bound keeps the freshest listings. Column weights: title 10,
+            // tags 4, category 4, description 1.
             let sql = """
-                SELECT l.rowid AS rowid, -bm25(listings_fts, 10.0, 1.0, 4.0) AS score, l.price_minor AS price,
+                SELECT l.rowid AS rowid, -bm25(listings_fts, 10.0, 4.0, 4.0, 1.0) AS score, l.price_minor AS price,
                        l.created_at AS created
                 FROM listings_fts JOIN listings l ON l.rowid = listings_fts.rowid
                 WHERE listings_fts MATCH ? AND \(filters.joined(separator: " AND "))

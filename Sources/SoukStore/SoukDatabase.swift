@@ -171,19 +171,57 @@ public struct SoukDatabase: Sendable {
                     ) WITHOUT ROWID;
                     """)
         }
+        m.registerMigration("v5-search") { db in
+            // English stemming (porter) over unicode61 with diacritics folded, and the category in
+            // the text index; rebuilt from the listings table.
+            try db.execute(
+                sql: """
+                    DROP TRIGGER listings_ai;
+                    DROP TRIGGER listings_ad;
+                    DROP TRIGGER listings_au;
+                    DROP TABLE listings_fts;
+                    CREATE VIRTUAL TABLE listings_fts USING fts5(
+                        title, tags, category, description,
+                        content = 'listings', content_rowid = 'rowid',
+                        tokenize = 'porter unicode61 remove_diacritics 2'
+                    );
+                    CREATE TRIGGER listings_ai AFTER INSERT ON listings BEGIN
+                        INSERT INTO listings_fts(rowid, title, tags, category, description)
+                        VALUES (new.rowid, new.title, new.tags, new.category, new.description);
+                    END;
+                    CREATE TRIGGER listings_ad AFTER DELETE ON listings BEGIN
+                        INSERT INTO listings_fts(listings_fts, rowid, title, tags, category, description)
+                        VALUES ('delete', old.rowid, old.title, old.tags, old.category, old.description);
+                    END;
+                    CREATE TRIGGER listings_au AFTER UPDATE ON listings BEGIN
+                        INSERT INTO listings_fts(listings_fts, rowid, title, tags, category, description)
+                        VALUES ('delete', old.rowid, old.title, old.tags, old.category, old.description);
+                        INSERT INTO listings_fts(rowid, title, tags, category, description)
+                        VALUES (new.rowid, new.title, new.tags, new.category, new.description);
+                    END;
+                    INSERT INTO listings_fts(listings_fts) VALUES ('rebuild');
+                    """)
+        }
         return m
     }
 }
 
 /// Store failures that are not refusals of an object.
-public enum StoreError: Error, Sendable, CustomStringConvertible {
+public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case cannotOpen(path: String, reason: String)
     case invalidCursor
+    /// Search text without a word to search for.
+    case invalidQuery(String)
+    /// A price sort without a currency: prices in different currencies cannot be compared.
+    case priceSortNeedsCurrency
 
     public var description: String {
         switch self {
         case .cannotOpen(let path, let reason): return "cannot open database \(path): \(reason)"
         case .invalidCursor: return "invalid or stale pagination cursor"
+        case .invalidQuery(let why): return why
+        case .priceSortNeedsCurrency:
+            return "sorting by price needs a currency: prices in different currencies cannot be compared"
         }
     }
 }

@@ -28,6 +28,15 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "P2P port to listen on (default: souk.conf, else 7421; testnet 17421; 0 picks a free port).")
     var p2pPort: Int?
 
+    mutating func validate() throws {
+        if let p2pPort, !(0...65_535).contains(p2pPort) {
+            throw CLIError("--p2p-port must be 0 to 65535, got \(p2pPort)")
+        }
+        for (flag, value) in [("--max-inbound", maxInbound), ("--outbound-target", outboundTarget)] {
+            if let value, !(0...10_000).contains(value) { throw CLIError("\(flag) must be 0 to 10000, got \(value)") }
+        }
+    }
+
     @Option(help: "Address the P2P listener binds (default 0.0.0.0).")
     var p2pBind: String?
 
@@ -95,7 +104,9 @@ struct DaemonCommand: AsyncParsableCommand {
         let p2pAddress = assembly.p2pAddress
         let rpcHost = config.rpcBind
         let rpcPortHolder = PortHolder()
-        let nodeRPC = NodeRPC(node: node, peers: peerManager) {
+        // `node.stop` (souk stop) shuts down like SIGTERM does.
+        let (stopRequests, stopContinuation) = AsyncStream.makeStream(of: Void.self)
+        let nodeRPC = NodeRPC(node: node, peers: peerManager, stop: { _ = stopContinuation.yield() }) {
             [
                 "p2p": p2pAddress.map { ["host": .string($0.host), "port": .int(Int64($0.port))] } ?? .null,
                 "rpc": ["host": .string(rpcHost), "port": .int(Int64(rpcPortHolder.port))],
@@ -127,6 +138,14 @@ struct DaemonCommand: AsyncParsableCommand {
                 "rpc.address": "\(config.rpcBind):\(server.port)", "datadir": "\(dir.path)",
             ])
         // Scripts wait for this exact line on stdout.
+        do {
+            try dir.writeRunFiles(
+                DataDir.APIAddress(
+                    rpc: HostPort(host: config.rpcBind, port: server.port), p2p: p2pAddress, pid: getpid()))
+        } catch {
+            throw CLIError("\(error)")
+        }
+        defer { dir.removeRunFiles() }
         FileHandle.standardOutput.write(
             Data(
                 ("souk daemon ready: node \(node.nodeID) rpc \(config.rpcBind):\(server.port)"
@@ -136,6 +155,12 @@ struct DaemonCommand: AsyncParsableCommand {
             tasks.addTask {
                 for await signal in signals {
                     logger.info("signal received; shutting down", metadata: ["signal": "\(signal)"])
+                    await group.triggerGracefulShutdown()
+                }
+            }
+            tasks.addTask {
+                for await _ in stopRequests {
+                    logger.info("stop requested over JSON-RPC; shutting down")
                     await group.triggerGracefulShutdown()
                 }
             }

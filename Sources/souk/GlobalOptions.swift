@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SoukCore
 import SoukNode
 import SoukRPC
 
@@ -8,7 +9,11 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "Data directory (default: $SOUK_DATADIR or ~/.souk).")
     var datadir: String = DataDir.defaultPath
 
-    @Option(name: .long, help: "JSON-RPC port (default: from souk.conf, else 7420; testnet 17420).")
+    @Option(
+        name: .long,
+        help:
+            "JSON-RPC port (default: the running daemon's, from <datadir>/api; else souk.conf; else 7420, testnet 17420)."
+    )
     var rpcPort: Int?
 
     @Option(name: .long, help: "JSON-RPC host the client connects to.")
@@ -19,19 +24,31 @@ struct GlobalOptions: ParsableArguments {
 
     var dataDir: DataDir { DataDir(path: datadir) }
 
-    /// A client for the daemon of this data dir, with a clear error when it cannot be reached.
+    mutating func validate() throws {
+        if let rpcPort, !(0...65_535).contains(rpcPort) {
+            throw CLIError("--rpc-port must be 0 to 65535, got \(rpcPort)")
+        }
+    }
+
+    /// A client for the daemon of this data dir, with a clear error when it cannot be reached. The
+    /// port comes from `--rpc-port`, else the running daemon's `api` file, else souk.conf.
     func client() throws -> RPCClient {
         let dir = dataDir
         guard dir.exists else {
             throw CLIError("no data dir at \(dir.path) — run `souk init --datadir \(dir.path)` first")
         }
         let config = try NodeConfig.load(from: dir)
-        let port = rpcPort ?? config.effectiveRPCPort
+        var host = rpcHost
+        var port = rpcPort ?? config.effectiveRPCPort
+        if rpcPort == nil, let api = dir.readAPIFile() {
+            port = api.rpc.port
+            if rpcHost == "127.0.0.1", api.rpc.host != "0.0.0.0", api.rpc.host != "::" { host = api.rpc.host }
+        }
         guard dir.hasIdentity else { throw CLIError("\(NodeError.noIdentity(datadir: dir.path))") }
         guard let cookie = try? dir.readCookie() else {
-            throw CLIError("no daemon at \(rpcHost):\(port) (no \(dir.cookieFile)) — start it with `souk daemon`")
+            throw CLIError("no daemon at \(host):\(port) (no \(dir.cookieFile)) — start it with `souk daemon`")
         }
-        return RPCClient(host: rpcHost, port: port, credentials: cookie)
+        return RPCClient(host: host, port: port, credentials: cookie)
     }
 
     /// Calls a method and turns every failure into one line a person can act on.
@@ -48,6 +65,36 @@ struct GlobalOptions: ParsableArguments {
 
     func printResult(_ value: JSONValue, text: (JSONValue) -> String) {
         print(json ? value.pretty : text(value))
+    }
+}
+
+/// Lets the shared options stand before the subcommand too (`souk --datadir X node info`, as
+/// bitcoin-cli and kubo accept): options before the first word are moved to the end.
+enum GlobalArguments {
+    /// Options that take a value.
+    static let valued: Set<String> = ["--datadir", "--rpc-port", "--rpc-host"]
+    /// Flags.
+    static let flags: Set<String> = ["--json"]
+
+    static func reorder(_ arguments: [String]) -> [String] {
+        var leading: [String] = []
+        var i = 0
+        while i < arguments.count {
+            let a = arguments[i]
+            let name = a.split(separator: "=", maxSplits: 1).first.map(String.init) ?? a
+            if flags.contains(a) || (valued.contains(name) && a.contains("=")) {
+                leading.append(a)
+                i += 1
+            } else if valued.contains(a), i + 1 < arguments.count {
+                leading += [a, arguments[i + 1]]
+                i += 2
+            } else {
+                break
+            }
+        }
+        // Only when a subcommand follows: `souk --json` alone keeps its meaning (an error).
+        guard !leading.isEmpty, i < arguments.count else { return arguments }
+        return Array(arguments[i...]) + leading
     }
 }
 

@@ -20,6 +20,12 @@ struct InitCommand: AsyncParsableCommand {
     @Option(help: "P2P port written to souk.conf.")
     var p2pPort: Int?
 
+    mutating func validate() throws {
+        if let p2pPort, !(0...65_535).contains(p2pPort) {
+            throw CLIError("--p2p-port must be 0 to 65535, got \(p2pPort)")
+        }
+    }
+
     func run() async throws {
         guard let net = NodeConfig.Network(rawValue: network) else {
             throw CLIError("--network must be main or testnet")

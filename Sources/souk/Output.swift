@@ -14,11 +14,22 @@ enum Output {
             "condition:   \(l["condition"]?.stringValue ?? "")   quantity: \(l["quantity"]?.intValue ?? 0)",
             "version:     \(l["version"]?.intValue ?? 0)   status: \(l["status"]?.stringValue ?? "")",
             "seller:      \(l["seller"]?.stringValue ?? "")",
-            "expires_at:  \(l["expires_at"]?.intValue ?? 0)",
+            "expires:     \(time(l["expires_at"]))",
         ]
         if !tags.isEmpty { lines.append("tags:        \(tags)") }
         if let d = l["description"]?.stringValue, !d.isEmpty { lines.append("\n\(d)") }
         return lines.joined(separator: "\n")
+    }
+
+    /// A Unix time as local date and time with its UTC offset, e.g. `2026-12-07 21:30:05 +01:00`;
+    /// `-` when absent. Text output never shows bare Unix seconds (`--json` does).
+    static func time(_ value: JSONValue?) -> String {
+        guard let seconds = value?.intValue else { return "-" }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone.current
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss xxx"
+        return formatter.string(from: Date(timeIntervalSince1970: Double(seconds)))
     }
 
     private static func country(_ l: JSONValue) -> String {

@@ -67,7 +67,7 @@ struct PeerCommand: AsyncParsableCommand {
             if let reason { p["reason"] = .string(reason) }
             let r = try options.call("peer.ban", p)
             options.printResult(r) {
-                "banned \($0["target"]?.stringValue ?? target) until \($0["until"]?.intValue ?? 0)"
+                "banned \($0["target"]?.stringValue ?? target) until \(Output.time($0["until"]))"
             }
         }
     }
@@ -98,7 +98,7 @@ struct PeerCommand: AsyncParsableCommand {
                     ["TARGET", "UNTIL", "REASON"],
                     bans.map {
                         [
-                            $0["target"]?.stringValue ?? "", "\($0["until"]?.intValue ?? 0)",
+                            $0["target"]?.stringValue ?? "", Output.time($0["until"]),
                             $0["reason"]?.stringValue ?? "",
                         ]
                     })

@@ -78,7 +78,7 @@ struct ProfileCommand: AsyncParsableCommand {
             "arbiters:   \(list("arbiters"))",
             "languages:  \(list("languages"))",
             "avatar:     \(r["avatar_hash"]?.stringValue ?? "-")",
-            "expires_at: \(r["expires_at"]?.intValue ?? 0)",
+            "expires:    \(Output.time(r["expires_at"]))",
         ].joined(separator: "\n")
     }
 }

@@ -14,7 +14,12 @@ struct Souk: AsyncParsableCommand {
         version: SoukVersion.string,
         subcommands: [
             InitCommand.self, DaemonCommand.self, ListingCommand.self, SearchCommand.self, NodeCommand.self,
-            PeerCommand.self, ProfileCommand.self, RPCCommand.self,
+            PeerCommand.self, ProfileCommand.self, StopCommand.self, RPCCommand.self,
         ]
     )
+
+    /// Global options may come before the subcommand (`GlobalArguments.reorder`).
+    static func main() async {
+        await main(GlobalArguments.reorder(Array(CommandLine.arguments.dropFirst())))
+    }
 }

@@ -130,3 +130,26 @@ struct ObjectModelTests {
         #expect((0..<5).map { _ in a.next() } == (0..<5).map { _ in b.next() })
     }
 }
+
+@Suite("Listing titles that show nothing")
+struct InvisibleTitleTests {
+    @Test("a zero-width-only or BOM-carrying title is refused; visible text with inner joiners is fine")
+    func invisibleTitles() throws {
+        func code(_ title: String) -> ValidationError.Code? {
+            var l = try! Listing(decoding: Fixture.listing().encoded())
+            l.title = title
+            do {
+                try l.validateFields()
+                return nil
+            } catch {
+                return error.code
+            }
+        }
+        #expect(code("\u{200B}") == .invalidTitle)
+        #expect(code("\u{200B}\u{2060}\u{200D}") == .invalidTitle)
+        #expect(code("\u{FEFF}Bicycle") == .invalidTitle)
+        #expect(code("Bi\u{FEFF}cycle") == .invalidTitle)
+        #expect(code("Bi\u{200D}cycle") == nil)
+        #expect(code("👨‍👩‍👧") == nil)
+    }
+}

@@ -61,9 +61,10 @@ struct CLIWorkflowTests {
         let cheap = try await node.json(
             SearchJSON.self, ["search", "bicycle", "--max-price", "100", "--currency", "EUR"])
         #expect(cheap.titles == ["Kids bicycle with stabilisers"])
-        let ascending = try await node.json(SearchJSON.self, ["search", "--category", "bikes", "--sort", "price_asc"])
+        let ascending = try await node.json(
+            SearchJSON.self, ["search", "--category", "bikes", "--sort", "price_asc", "--currency", "EUR"])
         #expect(ascending.titles == ["Kids bicycle with stabilisers", "Vintage road bicycle"])
-        let descending = try await node.json(SearchJSON.self, ["search", "--sort", "price_desc"])
+        let descending = try await node.json(SearchJSON.self, ["search", "--sort", "price_desc", "--currency", "EUR"])
         #expect(descending.titles == ["Vintage road bicycle", "Espresso machine", "Kids bicycle with stabilisers"])
         #expect(
             try await node.json(SearchJSON.self, ["search", "--location", "Munich"]).titles == ["Espresso machine"])
@@ -72,12 +73,16 @@ struct CLIWorkflowTests {
                 "Kids bicycle with stabilisers"
             ])
         let firstPage = try await node.json(
-            SearchJSON.self, ["search", "--seller", identity.nodeId, "--sort", "price_asc", "--limit", "2"])
+            SearchJSON.self,
+            ["search", "--seller", identity.nodeId, "--sort", "price_asc", "--currency", "EUR", "--limit", "2"])
         #expect(firstPage.titles == ["Kids bicycle with stabilisers", "Espresso machine"])
         let cursor = try #require(firstPage.nextCursor)
         let secondPage = try await node.json(
             SearchJSON.self,
-            ["search", "--seller", identity.nodeId, "--sort", "price_asc", "--limit", "2", "--cursor", cursor])
+            [
+                "search", "--seller", identity.nodeId, "--sort", "price_asc", "--currency", "EUR", "--limit", "2",
+                "--cursor", cursor,
+            ])
         #expect(secondPage.titles == ["Vintage road bicycle"])
         #expect(secondPage.nextCursor == nil)
 

@@ -150,7 +150,8 @@ struct DaemonLifecycleTests {
         for id in ids {
             #expect(try await node.json(ListingJSON.self, ["listing", "show", id]).listingId == id)
         }
-        let found = try await node.json(SearchJSON.self, ["search", "crash", "--sort", "price_asc"])
+        let found = try await node.json(
+            SearchJSON.self, ["search", "crash", "--sort", "price_asc", "--currency", "EUR"])
         #expect(found.titles == ["Crash test item 1", "Crash test item 2", "Crash test item 3"])
     }
 }

@@ -58,6 +58,8 @@ enum Fixture {
         q.text = text
         q.sort = sort
         q.limit = limit
+        // Prices sort within one currency; the fixtures' listings are in EUR unless a test says otherwise.
+        if sort == .priceAsc || sort == .priceDesc { q.currency = Currency(code: "EUR") }
         configure(&q)
         return q
     }
