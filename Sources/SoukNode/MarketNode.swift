@@ -101,14 +101,44 @@ public actor MarketNode {
         if let tomb = try database.retraction(id) {
             throw NodeError.listingRetracted(id, retractedAt: tomb.retractedAt)
         }
-        guard let stored = try database.listing(id) else { throw NodeError.listingNotFound(id) }
+        guard let stored = try database.listing(id) else {
+            if try database.ownExpiredListing(id) != nil { throw NodeError.listingExpired(id) }
+            throw NodeError.listingNotFound(id)
+        }
         guard stored.listing.expiresAt > clock() else { throw NodeError.listingExpired(id) }
         return stored
     }
 
-    /// This node's own unexpired listings, newest first.
-    public func myListings() throws -> [StoredListing] {
-        try database.listings(seller: identity.publicKey, now: clock())
+    /// This node's own listings, newest first: unexpired ones, and with `includeExpired` also the
+    /// expired ones (kept for their seller after other nodes forget them; `renewListing`), those
+    /// already swept last.
+    public func myListings(includeExpired: Bool = false) throws -> [StoredListing] {
+        let held = try database.listings(seller: identity.publicKey, now: clock(), includeExpired: includeExpired)
+        guard includeExpired else { return held }
+        let ids = Set(held.map(\.listingID))
+        let swept = try database.ownExpiredListings().filter { !ids.contains($0.listingID) }
+        // Held ones newest first (row ids follow creation), then the swept ones, latest expiry first.
+        return held + swept
+    }
+
+    /// Publishes the next version of one of this node's listings, expired or not, with a new expiry
+    /// `days` from now: how a seller brings back a listing that lapsed.
+    /// - Throws: `.listingNotFound`, `.listingRetracted`, `.notSeller`, `.invalid` for `days` outside 1...30.
+    public func renewListing(_ id: ListingID, days: Int) async throws -> StoredListing {
+        let now = clock()
+        let days = try checkedDays(days)
+        if let tomb = try database.retraction(id) {
+            throw NodeError.listingRetracted(id, retractedAt: tomb.retractedAt)
+        }
+        guard let current = try database.listing(id) ?? database.ownExpiredListing(id) else {
+            throw NodeError.listingNotFound(id)
+        }
+        guard current.seller == identity.publicKey else { throw NodeError.notSeller(id) }
+        var l = current.listing
+        l.version += 1
+        l.updatedAt = max(now, l.updatedAt + 1)
+        l.expiresAt = l.updatedAt + days * 86_400
+        return try await publish(l)
     }
 
     public func search(_ query: SearchQuery) throws -> SearchPage {
@@ -173,7 +203,8 @@ public actor MarketNode {
     /// Removes expired listings and old tombstones.
     @discardableResult
     public func pruneExpired() async throws -> (listings: Int, retractions: Int) {
-        let removed = try database.pruneExpired(now: clock())
+        // This node's own expired listings stay visible to it (listing mine, listing renew).
+        let removed = try database.pruneExpired(now: clock(), keepingListingsOf: identity.publicKey)
         try database.optimize()
         try await refreshProfileIfDue()
         if removed.listings + removed.retractions > 0 {

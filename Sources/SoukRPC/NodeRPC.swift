@@ -102,10 +102,31 @@ public struct NodeRPC: Sendable {
                 let id = try Self.listingID(p)
                 return try await Self.mapNodeErrors { try Self.json(await node.listing(id), now: await node.now()) }
             },
-            RPCMethod("listing.mine") { _ in
-                try await Self.mapNodeErrors {
+            RPCMethod("listing.mine", parameters: ["include_expired", "limit", "cursor"]) { p in
+                let includeExpired = try p.optionalBool("include_expired") ?? true
+                let limit = Int(try p.optionalInt("limit", range: 1...1_000) ?? 100)
+                var offset = 0
+                if let cursor = try p.optionalString("cursor") {
+                    guard cursor.hasPrefix("mine."), let n = Int(cursor.dropFirst(5)), n >= 0 else {
+                        throw RPCError.invalidParams(
+                            "cursor is not valid for listing.mine (it must be a next_cursor it returned)",
+                            reason: "invalid_cursor", field: "cursor")
+                    }
+                    offset = n
+                }
+                return try await Self.mapNodeErrors {
                     let now = await node.now()
-                    return .object(["listings": .array(try await node.myListings().map { Self.json($0, now: now) })])
+                    let all = try await node.myListings(includeExpired: includeExpired)
+                    let page = all.dropFirst(offset).prefix(limit)
+                    let next = offset + page.count < all.count ? JSONValue.string("mine.\(offset + page.count)") : .null
+                    return ["listings": .array(page.map { Self.json($0, now: now) }), "next_cursor": next]
+                }
+            },
+            RPCMethod("listing.renew", parameters: ["listing_id", "expires_in_days"]) { p in
+                let id = try Self.listingID(p)
+                let days = Int(try p.optionalInt("expires_in_days", range: 1...30) ?? 30)
+                return try await Self.mapNodeErrors {
+                    try Self.json(await node.renewListing(id, days: days), now: await node.now())
                 }
             },
             RPCMethod("listing.search", parameters: SearchParams.names) { p in

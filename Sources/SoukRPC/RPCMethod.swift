@@ -36,6 +36,12 @@ public struct RPCParams: Sendable {
         return s
     }
 
+    public func optionalBool(_ name: String) throws(RPCError) -> Bool? {
+        guard let v = values[name], v != .null else { return nil }
+        guard let b = v.boolValue else { throw .invalidParams("\"\(name)\" must be true or false", field: name) }
+        return b
+    }
+
     public func optionalInt(_ name: String, range: ClosedRange<Int64>) throws(RPCError) -> Int64? {
         guard let v = values[name], v != .null else { return nil }
         guard let i = v.intValue else { throw .invalidParams("\"\(name)\" must be an integer", field: name) }

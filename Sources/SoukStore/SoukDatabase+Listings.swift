@@ -43,6 +43,10 @@ enum ListingApplier: ObjectApplier {
             return .updated(fromVersion: heldVersion)
         }
         guard try w.store(replacing: [], countsAgainstQuota: true) else { return w.quotaExceeded }
+        // A renewed listing of this node's own leaves the expired copy behind.
+        try db.cachedStatement(sql: "DELETE FROM own_expired WHERE listing_id = ?").execute(arguments: [
+            listingID.bytes.data
+        ])
         let rowid = try SoukDatabase.freeRowID(for: listing, db: db)
         try db.cachedStatement(
             sql: """
@@ -94,6 +98,7 @@ enum RetractionApplier: ObjectApplier {
         } else {
             guard try w.store(replacing: [], countsAgainstQuota: true) else { return w.quotaExceeded }
         }
+        try db.cachedStatement(sql: "DELETE FROM own_expired WHERE listing_id = ?").execute(arguments: [listingID])
         try db.cachedStatement(
             sql: """
                 INSERT INTO retractions (listing_id, seller, object_id, retracted_at, received_at)
@@ -160,8 +165,35 @@ extension SoukDatabase {
         }
     }
 
-    /// A seller's unexpired listings, newest first.
-    public func listings(seller: [UInt8], now: UInt64, limit: Int = 1_000) throws -> [StoredListing] {
+    /// This node's own listings that expired and were swept (`pruneObjects(keepingListingsOf:)`),
+    /// newest expiry first.
+    public func ownExpiredListings() throws -> [StoredListing] {
+        try writer.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT listing_id, envelope, expired_at AS received_at FROM own_expired ORDER BY expired_at DESC
+                    """
+            ).map(StoredListing.init(row:))
+        }
+    }
+
+    /// One expired listing of this node's own, if it was swept.
+    public func ownExpiredListing(_ id: ListingID) throws -> StoredListing? {
+        try writer.read { db in
+            try Row.fetchOne(
+                db,
+                sql: "SELECT listing_id, envelope, expired_at AS received_at FROM own_expired WHERE listing_id = ?",
+                arguments: [id.bytes.data]
+            ).map(StoredListing.init(row:))
+        }
+    }
+
+    /// A seller's listings held in the shared tables, newest first: unexpired ones, or with
+    /// `includeExpired` also those past their expiry that the sweeper has not removed yet.
+    public func listings(seller: [UInt8], now: UInt64, includeExpired: Bool = false, limit: Int = 1_000) throws
+        -> [StoredListing]
+    {
         try writer.read { db in
             try Row.fetchAll(
                 db,
@@ -169,7 +201,7 @@ extension SoukDatabase {
                     \(Self.listingSelect) WHERE l.seller = ? AND l.expires_at > ?
                     ORDER BY l.rowid DESC LIMIT ?
                     """,
-                arguments: [seller.data, Int64(now), limit]
+                arguments: [seller.data, includeExpired ? -1 : Int64(now), limit]
             ).map(StoredListing.init(row:))
         }
     }
@@ -179,8 +211,10 @@ extension SoukDatabase {
     /// retention ended. One transaction.
     /// - Returns: the number of listings and tombstones removed.
     @discardableResult
-    public func pruneExpired(now: UInt64) throws -> (listings: Int, retractions: Int) {
-        let removed = try pruneObjects(now: now)
+    public func pruneExpired(now: UInt64, keepingListingsOf seller: [UInt8]? = nil) throws -> (
+        listings: Int, retractions: Int
+    ) {
+        let removed = try pruneObjects(now: now, keepingListingsOf: seller)
         return (removed[.listing] ?? 0, removed[.listingRetraction] ?? 0)
     }
 

@@ -256,11 +256,21 @@ extension SoukDatabase {
     // MARK: Retention
 
     /// Deletes every object whose retention ended (`retain_until <= now`) and its index rows, in
-    /// one transaction.
+    /// one transaction. The expired listings of `seller` (this node's own key) are first copied to
+    /// `own_expired`, so their seller can still see and renew them.
     /// - Returns: how many objects of each kind were removed.
     @discardableResult
-    public func pruneObjects(now: UInt64) throws -> [ObjectKind: Int] {
+    public func pruneObjects(now: UInt64, keepingListingsOf seller: [UInt8]? = nil) throws -> [ObjectKind: Int] {
         try writer.write { db in
+            if let seller {
+                try db.execute(
+                    sql: """
+                        INSERT OR REPLACE INTO own_expired (listing_id, envelope, expired_at)
+                        SELECT l.listing_id, o.envelope, l.expires_at FROM listings l JOIN objects o ON o.id = l.object_id
+                        WHERE l.seller = ? AND o.retain_until <= ?
+                        """,
+                    arguments: [seller.data, Int64(clamping: now)])
+            }
             let expired = try Row.fetchAll(
                 db, sql: "SELECT id, kind FROM objects WHERE retain_until <= ?", arguments: [Int64(clamping: now)])
             guard !expired.isEmpty else { return [:] }

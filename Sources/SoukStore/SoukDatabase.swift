@@ -202,6 +202,18 @@ public struct SoukDatabase: Sendable {
                     INSERT INTO listings_fts(listings_fts) VALUES ('rebuild');
                     """)
         }
+        m.registerMigration("v6-own-expired") { db in
+            // A seller's own listings that expired: kept for `listing mine` and `listing renew` after
+            // the sweeper removed them from the shared tables (other nodes forget them).
+            try db.execute(
+                sql: """
+                    CREATE TABLE own_expired (
+                        listing_id BLOB PRIMARY KEY,
+                        envelope BLOB NOT NULL,
+                        expired_at INTEGER NOT NULL
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return m
     }
 }

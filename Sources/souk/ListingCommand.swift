@@ -5,7 +5,7 @@ struct ListingCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "listing",
         abstract: "Create, change, retract and show listings.",
-        subcommands: [Create.self, Update.self, Retract.self, Show.self, Mine.self])
+        subcommands: [Create.self, Update.self, Renew.self, Retract.self, Show.self, Mine.self])
 
     /// Fields shared by create and update.
     struct Fields: ParsableArguments {
@@ -94,12 +94,38 @@ struct ListingCommand: AsyncParsableCommand {
     }
 
     struct Mine: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List this node's own active listings.")
+        static let configuration = CommandConfiguration(
+            abstract: "List this node's own listings, active and expired (renew expired ones with `listing renew`).")
         @OptionGroup var options: GlobalOptions
+        @Flag(help: "Only active listings.") var activeOnly = false
+        @Option(help: "At most this many (1-1000, default 100).") var limit: Int?
+        @Option(help: "Continue after a previous page (its `more: --cursor …`).") var cursor: String?
 
         func run() async throws {
-            let result = try options.call("listing.mine")
-            options.printResult(result) { Output.table($0["listings"]?.arrayValue ?? []) }
+            var p: [String: JSONValue] = ["include_expired": .bool(!activeOnly)]
+            if let limit { p["limit"] = .int(Int64(limit)) }
+            if let cursor { p["cursor"] = .string(cursor) }
+            let result = try options.call("listing.mine", p)
+            options.printResult(result) { r in
+                var text = Output.table(r["listings"]?.arrayValue ?? [], status: true)
+                if let next = r["next_cursor"]?.stringValue { text += "\nmore: --cursor \(next)" }
+                return text
+            }
+        }
+    }
+
+    struct Renew: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Publish the next version of one of your listings, expired or not, with a new expiry.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The listing id.") var id: String
+        @Option(help: "Days until it expires again (1-30, default 30).") var expiresInDays: Int?
+
+        func run() async throws {
+            var p: [String: JSONValue] = ["listing_id": .string(id)]
+            if let expiresInDays { p["expires_in_days"] = .int(Int64(expiresInDays)) }
+            let result = try options.call("listing.renew", p)
+            options.printResult(result) { Output.listing($0) }
         }
     }
 }

@@ -37,8 +37,8 @@ enum Output {
         return " (\(c))"
     }
 
-    /// One row per listing: id, price, title, location.
-    static func table(_ rows: [JSONValue]) -> String {
+    /// One row per listing: id, price, title, location (and its status, for a seller's own).
+    static func table(_ rows: [JSONValue], status: Bool = false) -> String {
         guard !rows.isEmpty else { return "no listings" }
         let cells = rows.map { r in
             [
@@ -46,9 +46,9 @@ enum Output {
                 "\(r["price"]?.stringValue ?? "") \(r["currency"]?.stringValue ?? "")",
                 clip(r["title"]?.stringValue ?? "", 48),
                 clip(r["location"]?.stringValue ?? "", 24),
-            ]
+            ] + (status ? [r["status"]?.stringValue ?? ""] : [])
         }
-        return columns(["ID", "PRICE", "TITLE", "LOCATION"], cells)
+        return columns(["ID", "PRICE", "TITLE", "LOCATION"] + (status ? ["STATUS"] : []), cells)
     }
 
     /// Left-aligned columns separated by two spaces.

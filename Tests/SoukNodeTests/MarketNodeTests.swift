@@ -210,7 +210,8 @@ struct MarketNodeTests {
         let removed = try await alice.pruneExpired()
         #expect(removed.listings == 1)
         #expect(removed.retractions == 0)
-        await #expect(throws: NodeError.listingNotFound(id)) { try await alice.listing(id) }
+        // Its own seller is told it expired (other nodes no longer know it at all).
+        await #expect(throws: NodeError.listingExpired(id)) { try await alice.listing(id) }
     }
 
     @Test func ingestStoresOnlyVerifiedObjects() async throws {

@@ -320,9 +320,41 @@ struct RPCServerHTTPTests {
                 #expect(e.data?["listing_id"] == .string(id))
                 #expect(try documentedErrorCodes(method).contains(-32003))
             }
-            #expect(try await s.call("listing.mine")["listings"] == [])
+            // Its seller still sees it, as expired, and can renew it.
+            let mine = try await s.call("listing.mine")["listings"]?.arrayValue ?? []
+            #expect(mine.map { $0["status"] } == ["expired"] && mine.map { $0["listing_id"] } == [.string(id)])
+            #expect(try await s.call("listing.mine", ["include_expired": false])["listings"] == [])
             #expect(try await s.call("listing.search", ["query": "gazelle"])["results"] == [])
             #expect(try await s.call("node.info")["listings"]?["active"] == 0)
+            let renewed = try await s.call("listing.renew", ["listing_id": .string(id), "expires_in_days": 3])
+            #expect(renewed["status"] == "active" && renewed["version"] == 2)
+            #expect(renewed["expires_at"]?.intValue == Int64(clock.now + 3 * 86_400))
+            #expect(try await s.call("listing.search", ["query": "gazelle"])["results"]?.arrayValue?.count == 1)
+        }
+    }
+
+    @Test func listingMinePages() async throws {
+        try await withLiveServer { s in
+            var ids: [JSONValue] = []
+            for i in 0..<5 {
+                ids.append(
+                    try await s.call("listing.create", bikeParams(["title": .string("Bike \(i)")]))["listing_id"]!)
+            }
+            var seen: [JSONValue] = []
+            var cursor: JSONValue = .null
+            for _ in 0..<5 {
+                var params: [String: JSONValue] = ["limit": 2]
+                if cursor != .null { params["cursor"] = cursor }
+                let page = try await s.call("listing.mine", .object(params))
+                seen += page["listings"]?.arrayValue?.compactMap { $0["listing_id"] } ?? []
+                cursor = page["next_cursor"] ?? .null
+                if cursor == .null { break }
+            }
+            #expect(seen == ids.reversed(), "newest first, every listing once")
+            let bad = try await s.callError("listing.mine", ["cursor": "v1.relevance.0.0"])
+            #expect(bad.code == -32602 && bad.data?["reason"] == "invalid_cursor")
+            let zero = try await s.callError("listing.mine", ["limit": 0])
+            #expect(zero.code == -32602)
         }
     }
 
