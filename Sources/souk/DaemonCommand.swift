@@ -106,7 +106,7 @@ struct DaemonCommand: AsyncParsableCommand {
         let rpcPortHolder = PortHolder()
         // `node.stop` (souk stop) shuts down like SIGTERM does.
         let (stopRequests, stopContinuation) = AsyncStream.makeStream(of: Void.self)
-        let nodeRPC = NodeRPC(node: node, peers: peerManager, stop: { _ = stopContinuation.yield() }) {
+        let info: @Sendable () async -> [String: JSONValue] = {
             [
                 "p2p": p2pAddress.map { ["host": .string($0.host), "port": .int(Int64($0.port))] } ?? .null,
                 "rpc": ["host": .string(rpcHost), "port": .int(Int64(rpcPortHolder.port))],
@@ -114,6 +114,7 @@ struct DaemonCommand: AsyncParsableCommand {
                 "identity_encrypted": .bool(encrypted),
             ]
         }
+        let nodeRPC = NodeRPC(node: node, peers: peerManager, stop: { _ = stopContinuation.yield() }, info: info)
         let rpcLogger = logger
         let dispatcher = RPCDispatcher(methods: nodeRPC.methods) { method, error in
             rpcLogger.error("rpc method failed", metadata: ["rpc.method": "\(method)", "error": "\(error)"])
