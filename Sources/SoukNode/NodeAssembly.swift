@@ -21,7 +21,7 @@ public struct NodeAssembly: Sendable {
     public static func p2pSettings(_ config: NodeConfig) -> P2PSettings {
         var p2p = P2PSettings(network: config.network.rawValue, listenPort: config.effectiveP2PPort)
         p2p.listenHost = config.p2pBind
-        p2p.connect = config.peers
+        p2p.connect = config.configuredPeers
         p2p.maxInbound = config.maxInbound
         p2p.outboundTarget = config.outboundTarget
         p2p.banSeconds = UInt64(config.banSeconds)

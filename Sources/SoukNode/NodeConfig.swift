@@ -1,5 +1,5 @@
 import Foundation
-import SoukCore
+public import SoukCore
 
 /// Settings from `<datadir>/souk.conf`: one `key = value` per line, `#` starts a comment.
 /// Command-line flags override the file. Unknown keys are an error, so a typo never goes unnoticed.
@@ -19,6 +19,8 @@ public struct NodeConfig: Sendable, Equatable {
     public var p2pPort: Int?
     public var p2pBind: String = "0.0.0.0"
     public var peers: [String] = []
+    /// Peers to dial at start to join the network (`bootstrap = HOST:PORT` lines; `souk peer add`).
+    public var bootstrap: [String] = []
     public var maxInbound: Int = 64
     public var outboundTarget: Int = 8
     public var banSeconds: Int = 86_400
@@ -31,8 +33,8 @@ public struct NodeConfig: Sendable, Equatable {
     public var effectiveP2PPort: Int { p2pPort ?? network.defaultP2PPort }
 
     public static let knownKeys = [
-        "network", "rpc-port", "rpc-bind", "rpc-allow-remote", "p2p-port", "p2p-bind", "peer", "max-inbound",
-        "outbound-target", "ban-seconds", "discover",
+        "network", "rpc-port", "rpc-bind", "rpc-allow-remote", "p2p-port", "p2p-bind", "peer", "bootstrap",
+        "max-inbound", "outbound-target", "ban-seconds", "discover",
     ]
 
     /// Parses the config text.
@@ -67,6 +69,11 @@ public struct NodeConfig: Sendable, Equatable {
                     throw NodeError.badConfig("\(location): peer must be HOST:PORT, got \"\(value)\"")
                 }
                 peers.append(value)
+            case "bootstrap":
+                guard let hp = HostPort(value) else {
+                    throw NodeError.badConfig("\(location): bootstrap must be HOST:PORT, got \"\(value)\"")
+                }
+                if !bootstrap.contains(hp.description) { bootstrap.append(hp.description) }
             case "p2p-bind": p2pBind = value
             case "max-inbound": maxInbound = try NodeConfig.count(value, location, range: 0...10_000)
             case "outbound-target": outboundTarget = try NodeConfig.count(value, location, range: 0...1_000)
@@ -92,7 +99,33 @@ public struct NodeConfig: Sendable, Equatable {
         lines.append("rpc-bind = \(rpcBind)")
         lines.append("p2p-port = \(effectiveP2PPort)")
         for p in peers { lines.append("peer = \(p)") }
+        for p in bootstrap { lines.append("bootstrap = \(p)") }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Every peer the node dials by configuration: `peer` and `bootstrap` entries.
+    public var configuredPeers: [String] { peers + bootstrap.filter { !peers.contains($0) } }
+
+    /// `text` (a souk.conf) with the `bootstrap` line for `address` added or removed; every other
+    /// line, comments included, is kept as it is.
+    /// - Returns: the new text, and whether anything changed.
+    public static func editingBootstrap(_ text: String, address: HostPort, add: Bool) -> (text: String, changed: Bool) {
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        if lines.last == "" { lines.removeLast() }
+        let matches: (String) -> Bool = { line in
+            let body = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)[0]
+            let parts = body.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            return parts.count == 2 && parts[0] == "bootstrap" && HostPort(parts[1]) == address
+        }
+        let present = lines.contains(where: matches)
+        if add {
+            guard !present else { return (text, false) }
+            lines.append("bootstrap = \(address)")
+        } else {
+            guard present else { return (text, false) }
+            lines.removeAll(where: matches)
+        }
+        return (lines.joined(separator: "\n") + "\n", true)
     }
 
     /// Loads the data dir's config, or defaults when the file is absent.

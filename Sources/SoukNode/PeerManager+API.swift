@@ -78,15 +78,23 @@ extension PeerManager {
         if !isConnected(to: normalized) && !dialing.contains(normalized) { requestDial(normalized, now: now()) }
     }
 
-    /// Closes links to a node id (hex) or an address (`host:port`). Returns how many were closed.
+    /// Closes links to a node id (hex, or a prefix of at least 8 digits as `souk peer list` shows
+    /// it) or an address (`host:port` as `peer list` shows it, or as dialled). Returns how many closed.
     public func disconnect(_ target: String) -> Int {
         let keys = peers.values.filter { p in
-            p.nodeID?.hex == target.lowercased()
+            Self.nodeIDMatches(p.nodeID, target)
                 || HostPort(host: p.remoteHost, port: p.remotePort).description == target
                 || p.dialed == target
         }.map(\.key)
         for k in keys { closePeer(k, reason: "disconnected by operator", misbehaving: false) }
         return keys.count
+    }
+
+    /// A full node id, or a prefix of at least 8 hex digits as `souk peer list` shows it.
+    static func nodeIDMatches(_ id: NodeID?, _ target: String) -> Bool {
+        let t = target.lowercased()
+        guard let hex = id?.hex, t.count >= 8, t.allSatisfy(\.isHexDigit) else { return false }
+        return hex.hasPrefix(t)
     }
 
     /// Bans a node id (64 hex digits) or an IP address for `seconds`, and drops matching links.
@@ -131,6 +139,19 @@ extension PeerManager {
             connectedPeers: ready.count, inSync: !reconciledNow.isEmpty && outstanding == 0,
             outstandingRequests: outstanding, reconciliations: reconciliationsFinished)
     }
+
+    /// What to tell an operator whose node has no way to find peers (nothing connected, none
+    /// configured, an empty address book), or `nil` when it has one.
+    public func noPeersHint() -> String? {
+        guard !peers.values.contains(where: \.ready), settings.connect.isEmpty,
+            ((try? node.database.addresses(limit: 1)) ?? []).isEmpty
+        else { return nil }
+        return Self.noPeersHint
+    }
+
+    public static let noPeersHint =
+        "this node knows no peer, so it cannot join the network: add one with `souk peer add HOST:PORT` "
+        + "(kept in souk.conf as a bootstrap peer) or start with `souk daemon --connect HOST:PORT`"
 
     public func traffic() -> TrafficSnapshot {
         TrafficSnapshot(

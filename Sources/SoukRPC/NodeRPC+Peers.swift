@@ -98,7 +98,9 @@ extension NodeRPC {
 
     static func syncJSON(_ peers: PeerManager) async -> JSONValue {
         let s = await peers.syncStatus()
+        let hint = await peers.noPeersHint()
         return [
+            "hint": hint.map(JSONValue.string) ?? .null,
             "in_sync": .bool(s.inSync),
             "peers_reconciled": .int(Int64(s.peersReconciled)),
             "last_reconciled_at": s.lastReconciledAt.map { .int(Int64($0)) } ?? .null,

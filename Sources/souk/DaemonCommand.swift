@@ -101,6 +101,7 @@ struct DaemonCommand: AsyncParsableCommand {
         }
         let node = assembly.node
         let peerManager = assembly.peers
+        if let peerManager, let hint = await peerManager.noPeersHint() { logger.warning("\(hint)") }
         let p2pAddress = assembly.p2pAddress
         let rpcHost = config.rpcBind
         let rpcPortHolder = PortHolder()

@@ -1,12 +1,71 @@
 import ArgumentParser
 import Foundation
+import SoukCore
+import SoukNode
 import SoukRPC
 
 struct PeerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "peer",
         abstract: "List, connect, disconnect and ban peers.",
-        subcommands: [List.self, Connect.self, Disconnect.self, Ban.self, Unban.self, Bans.self])
+        subcommands: [
+            List.self, Add.self, Remove.self, Connect.self, Disconnect.self, Ban.self, Unban.self, Bans.self,
+        ])
+
+    /// `souk peer add`: a bootstrap peer, kept in souk.conf and dialled now if the daemon runs.
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add a bootstrap peer (kept in souk.conf; dialled at every start, and now if the daemon runs).")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "HOST:PORT, or [IPv6]:PORT") var address: String
+
+        func run() async throws {
+            let hp = try PeerCommand.edit(options, address, add: true)
+            let daemon = (try? options.call("peer.connect", ["address": .string(hp.description)])) != nil
+            options.printResult(["added": .string(hp.description), "dialing": .bool(daemon)]) { _ in
+                "bootstrap peer \(hp) added to souk.conf" + (daemon ? "; dialing it now" : "")
+            }
+        }
+    }
+
+    /// `souk peer remove`: drops a bootstrap peer from souk.conf (and its link, if connected).
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a bootstrap peer from souk.conf.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "HOST:PORT, as `souk peer add` took it") var address: String
+
+        func run() async throws {
+            let hp = try PeerCommand.edit(options, address, add: false)
+            _ = try? options.call("peer.disconnect", ["target": .string(hp.description)])
+            options.printResult(["removed": .string(hp.description)]) { _ in
+                "bootstrap peer \(hp) removed from souk.conf"
+            }
+        }
+    }
+
+    /// Adds or removes the `bootstrap` line in the data dir's souk.conf, keeping every other line.
+    static func edit(_ options: GlobalOptions, _ address: String, add: Bool) throws -> HostPort {
+        guard let hp = HostPort(address) else {
+            throw CLIError("address must be HOST:PORT or [IPv6]:PORT, got \"\(address)\"")
+        }
+        let dir = options.dataDir
+        guard dir.exists else {
+            throw CLIError("no data dir at \(dir.path) — run `souk init --datadir \(dir.path)` first")
+        }
+        let text = (try? String(contentsOfFile: dir.configFile, encoding: .utf8)) ?? ""
+        let edited = NodeConfig.editingBootstrap(text, address: hp, add: add)
+        guard edited.changed else {
+            throw CLIError(
+                add ? "\(hp) is already a bootstrap peer" : "\(hp) is not a bootstrap peer in \(dir.configFile)")
+        }
+        do {
+            _ = try NodeConfig(parsing: edited.text)
+            try edited.text.write(toFile: dir.configFile, atomically: true, encoding: .utf8)
+        } catch {
+            throw CLIError("cannot update \(dir.configFile): \(error)")
+        }
+        return hp
+    }
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Connected peers with traffic counters.")

@@ -1,4 +1,5 @@
 import Foundation
+import SoukCore
 import SoukNode
 import Testing
 
@@ -87,7 +88,8 @@ struct NodeConfigTests {
     /// A valid sample value for every key the parser knows; a new key must be added here too.
     static let sampleValues: [String: String] = [
         "network": "testnet", "rpc-port": "18000", "rpc-bind": "127.0.0.2", "rpc-allow-remote": "true",
-        "p2p-port": "18001", "p2p-bind": "127.0.0.1", "peer": "127.0.0.1:18002", "max-inbound": "5",
+        "p2p-port": "18001", "p2p-bind": "127.0.0.1", "peer": "127.0.0.1:18002", "bootstrap": "127.0.0.1:18003",
+        "max-inbound": "5",
         "outbound-target": "3", "ban-seconds": "600", "discover": "false",
     ]
 
@@ -145,5 +147,34 @@ struct NodeConfigTests {
         #expect(try NodeConfig.load(from: dir).rpcPort == 12345)
         try "rpc-port = 12345\nlisten = yes\n".write(toFile: dir.configFile, atomically: true, encoding: .utf8)
         #expect(throws: NodeError.self) { try NodeConfig.load(from: dir) }
+    }
+}
+
+@Suite("souk.conf bootstrap peers")
+struct BootstrapConfigTests {
+    @Test("bootstrap lines parse, deduplicate, render, and count among the peers the node dials")
+    func parse() throws {
+        let c = try NodeConfig(
+            parsing: "bootstrap = 192.0.2.1:7421\nbootstrap = [2001:db8::1]:7421\nbootstrap = 192.0.2.1:7421\n")
+        #expect(c.bootstrap == ["192.0.2.1:7421", "[2001:db8::1]:7421"])
+        #expect(c.configuredPeers == ["192.0.2.1:7421", "[2001:db8::1]:7421"])
+        #expect(try NodeConfig(parsing: c.rendered).bootstrap == c.bootstrap)
+        #expect(throws: NodeError.self) { try NodeConfig(parsing: "bootstrap = nowhere\n") }
+        #expect(throws: NodeError.self) { try NodeConfig(parsing: "bootstrap = host:99999\n") }
+    }
+
+    @Test("adding and removing a bootstrap line keeps every other line and comment")
+    func edit() throws {
+        let text = "# mine\nnetwork = main\nrpc-port = 7420 # the default\n"
+        let hp = try #require(HostPort("192.0.2.7:7421"))
+        let added = NodeConfig.editingBootstrap(text, address: hp, add: true)
+        #expect(added.changed && added.text == text + "bootstrap = 192.0.2.7:7421\n")
+        #expect(!NodeConfig.editingBootstrap(added.text, address: hp, add: true).changed, "already there")
+        let removed = NodeConfig.editingBootstrap(added.text, address: hp, add: false)
+        #expect(removed.changed && removed.text == text)
+        #expect(!NodeConfig.editingBootstrap(text, address: hp, add: false).changed, "not there")
+        // The same address written differently is the same peer.
+        let odd = "bootstrap =   192.0.2.7:07421   # a friend\n"
+        #expect(NodeConfig.editingBootstrap(odd, address: hp, add: false).text == "\n")
     }
 }
