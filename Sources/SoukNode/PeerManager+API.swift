@@ -47,6 +47,19 @@ public struct TrafficSnapshot: Sendable {
     public var objectsInvalid: Int
 }
 
+/// How a `peer connect` ended.
+public enum ConnectOutcome: Sendable, Equatable {
+    /// The handshake completed and the link is up with this node.
+    case connected(NodeID)
+    /// A connection was made but the link ended before it was ready (for example: the peer is on
+    /// another network, the handshake failed, it is banned here).
+    case refused(String)
+    /// No connection could be made (nothing listens there, or it timed out).
+    case unreachable
+    /// No outcome within the wait.
+    case timedOut
+}
+
 /// Why a peer operation was refused.
 public struct PeerCommandError: Error, Sendable, CustomStringConvertible {
     public let description: String
@@ -76,6 +89,31 @@ extension PeerManager {
             host: hp.host, port: hp.port, nodeID: nil, source: "manual", seen: UInt64(now()))
         dialState[normalized]?.failures = 0
         if !isConnected(to: normalized) && !dialing.contains(normalized) { requestDial(normalized, now: now()) }
+    }
+
+    /// Dials `address` now and waits for the outcome: connected (with the peer's node id), refused
+    /// (and why), unreachable, or no answer within `timeout` seconds.
+    public func connectAndWait(_ address: String, timeout: Double = 10) async throws(PeerCommandError) -> ConnectOutcome
+    {
+        try connect(address)
+        let normalized = HostPort(address)!.description
+        if let p = peers.values.first(where: { $0.ready && ($0.dialed == normalized || isConnected(to: normalized)) }),
+            let id = p.nodeID
+        {
+            return .connected(id)
+        }
+        return await withCheckedContinuation { continuation in
+            connectWaiters[normalized, default: []].append(continuation)
+            Task {
+                try? await Task.sleep(for: .seconds(timeout))
+                self.resolveConnect(normalized, .timedOut)
+            }
+        }
+    }
+
+    /// Ends every wait on `address` with `outcome`.
+    func resolveConnect(_ address: String, _ outcome: ConnectOutcome) {
+        for waiter in connectWaiters.removeValue(forKey: address) ?? [] { waiter.resume(returning: outcome) }
     }
 
     /// Closes links to a node id (hex, or a prefix of at least 8 digits as `souk peer list` shows

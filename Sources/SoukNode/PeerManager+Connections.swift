@@ -173,6 +173,7 @@ extension PeerManager: Service {
         if !connected {
             dialState[address, default: .init()].failures += 1
             try? node.database.recordAttempt(hostPort: address, success: false, nodeID: nil, now: UInt64(now()))
+            resolveConnect(address, .unreachable)
         }
     }
 

@@ -74,6 +74,8 @@ public actor PeerManager {
     var lastMaintenance: Double = 0
     /// Whether a gossip flush is armed (`scheduleFlush`).
     var flushScheduled = false
+    /// `peer connect` calls waiting for their dial's outcome, by address.
+    var connectWaiters: [String: [CheckedContinuation<ConnectOutcome, Never>]] = [:]
     /// Deliveries sent and relayed, for their acknowledgements.
     var deliveries = DeliveryBook()
     /// The envelopes of the latest objects stored, which the router pushes next.
@@ -243,6 +245,7 @@ public actor PeerManager {
                 host: peer.remoteHost, port: Int(hello.listenPort), nodeID: id.publicKey, source: "inbound", seen: now)
         }
         sendMessage(.getAddr, to: key)
+        if let dialed = peer.dialed { resolveConnect(dialed, .connected(id)) }
         if let start = scheduler.linkReady(key, outbound: peer.direction == .outbound, now: Double(now)) {
             startReconciliation(with: start)
         }
@@ -274,6 +277,7 @@ public actor PeerManager {
             logger.info("peer disconnected", metadata: meta)
         }
         if let dialed = peer.dialed, !peer.ready {
+            resolveConnect(dialed, .refused(reason))
             dialState[dialed, default: .init()].failures += 1
             try? node.database.recordAttempt(hostPort: dialed, success: false, nodeID: nil, now: UInt64(now))
             if reason.contains("connected to ourselves") { selfAddresses.insert(dialed) }

@@ -19,14 +19,35 @@ extension NodeRPC {
                 let list = try await Self.require(peers).peerList()
                 return ["peers": .array(list.map(Self.peerJSON))]
             },
-            RPCMethod("peer.connect", parameters: ["address"]) { p in
+            RPCMethod("peer.connect", parameters: ["address", "wait"]) { p in
                 let address = try p.string("address")
+                let wait = try p.optionalBool("wait") ?? false
+                let outcome: ConnectOutcome
                 do {
-                    try await Self.require(peers).connect(address)
+                    guard wait else {
+                        try await Self.require(peers).connect(address)
+                        return ["address": .string(address), "status": "dialing"]
+                    }
+                    outcome = try await Self.require(peers).connectAndWait(address)
                 } catch let e as PeerCommandError {
                     throw RPCError.invalidParams(e.description, reason: "invalid_address", field: "address")
                 }
-                return ["address": .string(address), "status": "dialing"]
+                var o: [String: JSONValue] = ["address": .string(address)]
+                switch outcome {
+                case .connected(let id):
+                    o["status"] = "connected"
+                    o["node_id"] = .string(id.hex)
+                case .refused(let reason):
+                    o["status"] = "refused"
+                    o["reason"] = .string(reason)
+                case .unreachable:
+                    o["status"] = "unreachable"
+                    o["reason"] = "no connection could be made (nothing listens there, or it did not answer)"
+                case .timedOut:
+                    o["status"] = "timeout"
+                    o["reason"] = "no handshake within 10 s"
+                }
+                return .object(o)
             },
             RPCMethod("peer.disconnect", parameters: ["target"]) { p in
                 let target = try p.string("target")

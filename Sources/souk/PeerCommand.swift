@@ -93,13 +93,21 @@ struct PeerCommand: AsyncParsableCommand {
     }
 
     struct Connect: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Dial a peer now: souk peer connect HOST:PORT.")
+        static let configuration = CommandConfiguration(
+            abstract: "Dial a peer now and report the outcome: connected, refused (and why), or unreachable.")
         @OptionGroup var options: GlobalOptions
         @Argument(help: "HOST:PORT") var address: String
 
         func run() async throws {
-            let r = try options.call("peer.connect", ["address": .string(address)])
-            options.printResult(r) { _ in "dialing \(address)" }
+            let r = try options.call("peer.connect", ["address": .string(address), "wait": true])
+            options.printResult(r) { r in
+                switch r["status"]?.stringValue {
+                case "connected": return "connected to \(r["node_id"]?.stringValue ?? "?") at \(address)"
+                default:
+                    return "\(r["status"]?.stringValue ?? "failed"): \(r["reason"]?.stringValue ?? "") (\(address))"
+                }
+            }
+            guard r["status"]?.stringValue == "connected" else { throw ExitCode(3) }
         }
     }
 

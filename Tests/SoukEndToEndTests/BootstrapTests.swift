@@ -52,3 +52,37 @@ struct BootstrapTests {
         #expect(!(try String(contentsOfFile: a.datadir + "/souk.conf", encoding: .utf8)).contains("bootstrap"))
     }
 }
+
+@Suite("end to end: peer connect reports its outcome", .serialized)
+struct PeerConnectTests {
+    @Test func connectedRefusedUnreachable() async throws {
+        let a = try TestNode()
+        let b = try TestNode()
+        let t = try TestNode()
+        defer {
+            a.remove()
+            b.remove()
+            t.remove()
+        }
+        try await a.initialize()
+        try await b.initialize()
+        try await t.initialize(["--network", "testnet"])
+        let da = try await a.startDaemon()
+        defer { da.stop() }
+        let db = try await b.startDaemon()
+        defer { db.stop() }
+        let dt = try await t.startDaemon()
+        defer { dt.stop() }
+
+        let ok = try await a.run(["peer", "connect", "127.0.0.1:\(b.p2pPort)"])
+        #expect(ok.succeeded && ok.stdout.contains("connected to \(db.nodeID)"), "\(ok)")
+        let other = try await a.run(["peer", "connect", "127.0.0.1:\(t.p2pPort)"])
+        #expect(other.status == 3 && other.stdout.contains("refused") && other.stdout.contains("network"), "\(other)")
+        let closed = try Souk.freePort()
+        let nobody = try await a.run(["peer", "connect", "127.0.0.1:\(closed)"])
+        #expect(nobody.status == 3 && nobody.stdout.contains("unreachable"), "\(nobody)")
+        // Disconnect by the 16-digit prefix `peer list` shows.
+        let gone = try await a.run(["peer", "disconnect", String(db.nodeID.prefix(16))])
+        #expect(gone.succeeded, "\(gone)")
+    }
+}
