@@ -46,7 +46,8 @@ struct GlobalOptions: ParsableArguments {
         }
         guard dir.hasIdentity else { throw CLIError("\(NodeError.noIdentity(datadir: dir.path))") }
         guard let cookie = try? dir.readCookie() else {
-            throw CLIError("no daemon at \(host):\(port) (no \(dir.cookieFile)) — start it with `souk daemon`")
+            throw CLIError(
+                "no daemon at \(host):\(port) (no \(dir.cookieFile)) — start it with `souk daemon`", kind: .notRunning)
         }
         return RPCClient(host: host, port: port, credentials: cookie)
     }
@@ -57,9 +58,9 @@ struct GlobalOptions: ParsableArguments {
         do {
             return try client.call(method, params: .object(params))
         } catch let e as RPCError {
-            throw CLIError(e.message)
+            throw CLIError(e)
         } catch let e as RPCClient.ClientError {
-            throw CLIError(e.description)
+            throw CLIError(e)
         }
     }
 
@@ -98,8 +99,61 @@ enum GlobalArguments {
     }
 }
 
-/// A one-line error for the user; ArgumentParser prints it as `Error: …` and exits 1.
+/// A one-line error for the user, with the kind of failure its exit code tells apart
+/// (`souk` prints `Error: …`, or `{"error": …}` with `--json`; README "Exit codes").
 struct CLIError: Error, CustomStringConvertible {
+    enum Kind: String {
+        /// Something else went wrong.
+        case failed
+        /// The daemon is not running or cannot be reached.
+        case notRunning = "not_running"
+        /// The daemon (or the CLI) refused the request: bad input, a rule, a quota.
+        case refused
+        /// What was asked for does not exist.
+        case notFound = "not_found"
+
+        var exitCode: Int32 {
+            switch self {
+            case .failed: return 1
+            case .notRunning: return 3
+            case .refused: return 4
+            case .notFound: return 5
+            }
+        }
+    }
+
     let description: String
-    init(_ message: String) { description = message }
+    let kind: Kind
+    /// The JSON-RPC error code behind it, if any.
+    let rpcCode: Int?
+
+    init(_ message: String, kind: Kind = .failed, rpcCode: Int? = nil) {
+        description = message
+        self.kind = kind
+        self.rpcCode = rpcCode
+    }
+
+    /// An RPC error as the CLI user sees it: parameter names become the flags that set them.
+    init(_ e: RPCError) {
+        var message = e.message
+        if let field = e.data?["field"]?.stringValue {
+            let flag = "--" + field.replacingOccurrences(of: "_", with: "-")
+            message = message.replacingOccurrences(of: "\"\(field)\"", with: flag)
+                .replacingOccurrences(of: field, with: flag)
+        }
+        let kind: Kind
+        switch e.code {
+        case -32001, -32007, -32008, -32009: kind = .notFound
+        case -32602, -32002, -32003, -32004, -32005, -32006: kind = .refused
+        default: kind = .failed
+        }
+        self.init(message, kind: kind, rpcCode: e.code)
+    }
+
+    init(_ e: RPCClient.ClientError) {
+        switch e {
+        case .noDaemon: self.init(e.description, kind: .notRunning)
+        default: self.init(e.description)
+        }
+    }
 }

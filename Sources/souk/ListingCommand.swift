@@ -11,7 +11,7 @@ struct ListingCommand: AsyncParsableCommand {
     struct Fields: ParsableArguments {
         @Option(help: "Title, 1-140 characters.") var title: String?
         @Option(help: "Description, up to 8 KiB.") var description: String?
-        @Option(help: "Price as a decimal, e.g. 120.00.") var price: String?
+        @Option(parsing: .unconditional, help: "Price as a decimal, e.g. 120.00.") var price: String?
         @Option(help: "Currency code, e.g. EUR, USD, BTC, SAT.") var currency: String?
         @Option(help: "Category slug, e.g. bikes.") var category: String?
         @Option(help: "Location, free text, e.g. \"Berlin, DE\".") var location: String?
@@ -20,6 +20,14 @@ struct ListingCommand: AsyncParsableCommand {
         @Option(help: "new, like-new, good, fair, poor, for-parts or n/a.") var condition: String?
         @Option(name: .customLong("tag"), help: "A tag (repeatable).") var tags: [String] = []
         @Option(help: "Days until the listing expires (1-30).") var expiresInDays: Int?
+
+        /// The request parameters; refuses what the CLI can tell is wrong before asking the daemon.
+        func checkedParams() throws -> [String: JSONValue] {
+            if price?.hasPrefix("-") == true {
+                throw CLIError("--price: negative prices are not allowed", kind: .refused)
+            }
+            return params
+        }
 
         var params: [String: JSONValue] {
             var p: [String: JSONValue] = [:]
@@ -44,7 +52,7 @@ struct ListingCommand: AsyncParsableCommand {
         @OptionGroup var fields: Fields
 
         func run() async throws {
-            var p = fields.params
+            var p = try fields.checkedParams()
             if p["currency"] == nil && p["price"] != nil { p["currency"] = "EUR" }
             let result = try options.call("listing.create", p)
             options.printResult(result) { Output.listing($0) }
@@ -58,7 +66,7 @@ struct ListingCommand: AsyncParsableCommand {
         @OptionGroup var fields: Fields
 
         func run() async throws {
-            var p = fields.params
+            var p = try fields.checkedParams()
             p["listing_id"] = .string(id)
             if p["price"] != nil && p["currency"] == nil {
                 // Keep the listing's currency when only the amount changes.

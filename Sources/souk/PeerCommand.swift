@@ -107,7 +107,7 @@ struct PeerCommand: AsyncParsableCommand {
                     return "\(r["status"]?.stringValue ?? "failed"): \(r["reason"]?.stringValue ?? "") (\(address))"
                 }
             }
-            guard r["status"]?.stringValue == "connected" else { throw ExitCode(3) }
+            guard r["status"]?.stringValue == "connected" else { throw ExitCode(CLIError.Kind.refused.exitCode) }
         }
     }
 

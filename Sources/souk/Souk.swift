@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import SoukCore
 import SoukRPC
 
@@ -18,8 +19,30 @@ struct Souk: AsyncParsableCommand {
         ]
     )
 
-    /// Global options may come before the subcommand (`GlobalArguments.reorder`).
+    /// Global options may come before the subcommand (`GlobalArguments.reorder`); a `CLIError` exits
+    /// with its kind's code, printed as JSON under `--json`.
     static func main() async {
-        await main(GlobalArguments.reorder(Array(CommandLine.arguments.dropFirst())))
+        let arguments = GlobalArguments.reorder(Array(CommandLine.arguments.dropFirst()))
+        do {
+            var command = try parseAsRoot(arguments)
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as CLIError {
+            if arguments.contains("--json") {
+                var o: [String: JSONValue] = [
+                    "message": .string(error.description), "kind": .string(error.kind.rawValue),
+                ]
+                if let code = error.rpcCode { o["rpc_code"] = .int(Int64(code)) }
+                FileHandle.standardError.write(Data((JSONValue.object(["error": .object(o)]).description + "\n").utf8))
+            } else {
+                FileHandle.standardError.write(Data("Error: \(error.description)\n".utf8))
+            }
+            Foundation.exit(error.kind.exitCode)
+        } catch {
+            exit(withError: error)
+        }
     }
 }

@@ -77,10 +77,10 @@ struct PeerConnectTests {
         let ok = try await a.run(["peer", "connect", "127.0.0.1:\(b.p2pPort)"])
         #expect(ok.succeeded && ok.stdout.contains("connected to \(db.nodeID)"), "\(ok)")
         let other = try await a.run(["peer", "connect", "127.0.0.1:\(t.p2pPort)"])
-        #expect(other.status == 3 && other.stdout.contains("refused") && other.stdout.contains("network"), "\(other)")
+        #expect(other.status == 4 && other.stdout.contains("refused") && other.stdout.contains("network"), "\(other)")
         let closed = try Souk.freePort()
         let nobody = try await a.run(["peer", "connect", "127.0.0.1:\(closed)"])
-        #expect(nobody.status == 3 && nobody.stdout.contains("unreachable"), "\(nobody)")
+        #expect(nobody.status == 4 && nobody.stdout.contains("unreachable"), "\(nobody)")
         // Disconnect by the 16-digit prefix `peer list` shows.
         let gone = try await a.run(["peer", "disconnect", String(db.nodeID.prefix(16))])
         #expect(gone.succeeded, "\(gone)")

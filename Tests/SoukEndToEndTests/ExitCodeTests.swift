@@ -1,0 +1,41 @@
+import Foundation
+import Testing
+
+/// Exit codes tell failures apart (README "Exit codes"), `--json` prints errors as JSON too, and
+/// errors name the CLI flag rather than the RPC field.
+@Suite("end to end: exit codes and errors a person can act on", .serialized)
+struct ExitCodeTests {
+    @Test func exitCodesAndJSONErrors() async throws {
+        let node = try TestNode()
+        defer { node.remove() }
+        try await node.initialize()
+        // 3: not running.
+        let down = try await node.failure(["node", "info"])
+        #expect(down.status == 3, "\(down)")
+        let downJSON = try await node.run(["node", "info", "--json"])
+        #expect(downJSON.status == 3)
+        let parsed = try JSONSerialization.jsonObject(with: Data(downJSON.stderr.utf8)) as? [String: Any]
+        let error = parsed?["error"] as? [String: Any]
+        #expect(error?["kind"] as? String == "not_running", "\(downJSON)")
+        #expect((error?["message"] as? String)?.contains("no daemon") == true)
+
+        let daemon = try await node.startDaemon()
+        defer { daemon.stop() }
+        // 5: not found.
+        let missing = try await node.failure(["listing", "show", String(repeating: "ab", count: 16)])
+        #expect(missing.status == 5, "\(missing)")
+        // 4: refused, naming the flag.
+        let negative = try await node.failure(
+            ["listing", "create", "--title", "Lamp", "--price", "-5", "--currency", "EUR", "--category", "home"])
+        #expect(negative.status == 4 && negative.errorLine.contains("negative prices are not allowed"), "\(negative)")
+        let days = try await node.failure(
+            [
+                "listing", "create", "--title", "Lamp", "--price", "5", "--currency", "EUR", "--category", "home",
+                "--expires-in-days", "40",
+            ])
+        #expect(days.status == 4 && days.errorLine.contains("--expires-in-days"), "\(days)")
+        #expect(!days.errorLine.contains("expires_in_days"), "the RPC field is not what the user typed")
+        let refusedJSON = try await node.run(["listing", "show", "nothex", "--json"])
+        #expect(refusedJSON.status == 4 && refusedJSON.stderr.contains("\"rpc_code\":-32602"), "\(refusedJSON)")
+    }
+}
