@@ -111,6 +111,25 @@ def run_demo(net: Net) -> None:
         raise DemoFailure(f"{far.name} stores the bicycle listing but a search for \"bicycle\" does not find it")
     say(f"    On {far.name}, a search for \"bicycle\" finds \"{hits[0]['title']}\" at {hits[0]['price']} "
         f"{hits[0]['currency']}.")
+    road = far.rpc("listing.search", {"query": "city bikes"})["results"]
+    if road:
+        say(f"    Searching \"city bikes\" finds \"{road[0]['title']}\" too (stemming and the synonym bike/bicycle).")
+
+    # 1b. The seller's node profile: how a buyer finds the seller's node from the listing's key.
+    seller.rpc("profile.set", {"display_name": "Ana's second-hand corner", "languages": ["en", "de"],
+                               "addresses": [f"127.0.0.1:{seller.p2p_port}"]})
+    deadline = time.time() + 10
+    profile = None
+    while time.time() < deadline and profile is None:
+        try:
+            profile = far.rpc("profile.get", {"node_id": hits[0]["seller"]})
+        except souknet.RPCError:
+            time.sleep(0.05)
+    if profile is None:
+        raise DemoFailure(f"the seller's profile did not reach {far.name}")
+    say(f"    The seller signs a node profile; on {far.name} the listing's seller key leads to it: "
+        f"\"{profile['display_name']}\", reachable at {', '.join(profile['addresses'])}, "
+        f"speaks {', '.join(profile['languages'])}.")
 
     # 2. An update.
     say("")
