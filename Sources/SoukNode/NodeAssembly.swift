@@ -52,7 +52,9 @@ public struct NodeAssembly: Sendable {
             try await peers.bind()
         } catch {
             throw .io(
-                "cannot listen for peers on \(HostPort(host: config.p2pBind, port: config.effectiveP2PPort)): \(error)")
+                NodeError.listenFailure(
+                    error, what: "peers", address: HostPort(host: config.p2pBind, port: config.effectiveP2PPort),
+                    flag: "--p2p-port"))
         }
         services.append(peers)
         let address = HostPort(host: config.p2pBind, port: await peers.boundPort)

@@ -17,6 +17,23 @@ public enum NodeError: Error, Sendable, Equatable, CustomStringConvertible {
     case conflict(String)
     case profileNotFound(NodeID)
 
+    /// One plain sentence for a listener that could not be opened (never a raw `bind(...)` error).
+    public static func listenFailure(_ error: any Error, what: String, address: HostPort, flag: String) -> String {
+        let text = "\(error)"
+        if text.contains("Address already in use") || text.contains("errno: 98") {
+            return "cannot listen for \(what) on \(address): the port is already in use (another souk daemon, or "
+                + "another program); choose another with \(flag)"
+        }
+        if text.contains("Permission denied") || text.contains("errno: 13") {
+            return "cannot listen for \(what) on \(address): permission denied (ports below 1024 need privileges); "
+                + "choose another with \(flag)"
+        }
+        if text.contains("Cannot assign requested address") || text.contains("errno: 99") {
+            return "cannot listen for \(what) on \(address): this machine has no such address"
+        }
+        return "cannot listen for \(what) on \(address): \(text)"
+    }
+
     public var description: String {
         switch self {
         case .noIdentity(let d): return "no identity in \(d) — run `souk init --datadir \(d)`"

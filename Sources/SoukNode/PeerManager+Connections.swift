@@ -225,7 +225,14 @@ extension PeerManager: Service {
                 await withTaskGroup(of: Void.self) { group in
                     group.addTask {
                         for await bytes in stream {
-                            do { try await outbound.write(ByteBuffer(bytes: bytes)) } catch { break }
+                            do {
+                                try await outbound.write(ByteBuffer(bytes: bytes))
+                            } catch {
+                                // The peer closed. Give the reader a moment to take what it sent
+                                // last (a handshake refusal says why) before the link is torn down.
+                                try? await Task.sleep(for: .milliseconds(200))
+                                break
+                            }
                             _ = queued.add(-bytes.count)
                         }
                     }

@@ -65,7 +65,11 @@ struct DaemonCommand: AsyncParsableCommand {
         // Trap SIGTERM/SIGINT before anything else: a signal that arrives while the node starts is
         // buffered and shuts it down cleanly as soon as the services run.
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
-        guard let level = Logger.Level(rawValue: logLevel) else { throw CLIError("unknown --log-level \(logLevel)") }
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw CLIError(
+                "unknown --log-level \(logLevel); valid: \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))",
+                kind: .refused)
+        }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
@@ -101,7 +105,6 @@ struct DaemonCommand: AsyncParsableCommand {
         }
         let node = assembly.node
         let peerManager = assembly.peers
-        if let peerManager, let hint = await peerManager.noPeersHint() { logger.warning("\(hint)") }
         let p2pAddress = assembly.p2pAddress
         let rpcHost = config.rpcBind
         let rpcPortHolder = PortHolder()
@@ -129,7 +132,10 @@ struct DaemonCommand: AsyncParsableCommand {
                 host: config.rpcBind, port: config.effectiveRPCPort, dispatcher: dispatcher,
                 auth: RPCAuth(credentials: cookie), logger: logger)
         } catch {
-            throw CLIError("cannot listen for JSON-RPC on \(config.rpcBind):\(config.effectiveRPCPort): \(error)")
+            throw CLIError(
+                NodeError.listenFailure(
+                    error, what: "JSON-RPC", address: HostPort(host: config.rpcBind, port: config.effectiveRPCPort),
+                    flag: "--rpc-port"))
         }
         rpcPortHolder.port = server.port
         let group = ServiceGroup(services: [server] + assembly.services, gracefulShutdownSignals: [], logger: logger)
@@ -148,6 +154,7 @@ struct DaemonCommand: AsyncParsableCommand {
             throw CLIError("\(error)")
         }
         defer { dir.removeRunFiles() }
+        if let peerManager, let hint = await peerManager.noPeersHint() { logger.warning("\(hint)") }
         FileHandle.standardOutput.write(
             Data(
                 ("souk daemon ready: node \(node.nodeID) rpc \(config.rpcBind):\(server.port)"

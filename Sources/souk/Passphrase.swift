@@ -12,9 +12,12 @@ enum Passphrase {
             guard let data = FileManager.default.contents(atPath: file) else {
                 throw CLIError("cannot read passphrase file \(file)")
             }
+            // The first line, without its line ending: LF, or CRLF (one Character in Swift) from a
+            // file saved on Windows.
             let line =
-                String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
-                .first.map(String.init) ?? ""
+                String(decoding: data, as: UTF8.self).split(
+                    omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }
+                ).first.map(String.init) ?? ""
             guard !line.isEmpty else { throw CLIError("passphrase file \(file) is empty") }
             return Array(line.utf8)
         }

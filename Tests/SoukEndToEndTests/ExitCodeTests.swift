@@ -39,3 +39,46 @@ struct ExitCodeTests {
         #expect(refusedJSON.status == 4 && refusedJSON.stderr.contains("\"rpc_code\":-32602"), "\(refusedJSON)")
     }
 }
+
+@Suite("end to end: plain sentences for busy ports, log levels, CRLF passphrase files", .serialized)
+struct PlainErrorTests {
+    @Test func busyPortsAreOneSentence() async throws {
+        let a = try TestNode()
+        let b = try TestNode()
+        defer {
+            a.remove()
+            b.remove()
+        }
+        try await a.initialize()
+        try await b.initialize()
+        let daemon = try await a.startDaemon()
+        defer { daemon.stop() }
+        let rpc = try await b.failure(["daemon", "--rpc-port", "\(a.port)"])
+        #expect(rpc.errorLine.contains("already in use") && rpc.errorLine.contains("--rpc-port"), "\(rpc)")
+        #expect(!rpc.errorLine.contains("bind("), "no raw bind error")
+        let p2p = try await b.failure(["daemon", "--p2p-port", "\(a.p2pPort)"])
+        #expect(p2p.errorLine.contains("already in use") && p2p.errorLine.contains("--p2p-port"), "\(p2p)")
+    }
+
+    @Test func unknownLogLevelListsTheValidOnes() async throws {
+        let node = try TestNode()
+        defer { node.remove() }
+        try await node.initialize()
+        let r = try await node.failure(["daemon", "--log-level", "verbose"])
+        #expect(r.errorLine.contains("valid: trace, debug, info, notice, warning, error, critical"), "\(r)")
+    }
+
+    @Test func aPassphraseFileWithCRLFWorks() async throws {
+        let node = try TestNode()
+        defer { node.remove() }
+        let file = try node.scratch.write("pass.txt", "correct horse\r\n")
+        try await node.initialize(["--passphrase-file", file])
+        let daemon = try await Daemon.start(datadir: node.datadir, ["--passphrase-file", file])
+        defer { daemon.stop() }
+        // The same passphrase without the CR unlocks it too: the CR was never part of it.
+        let lf = try node.scratch.write("pass-lf.txt", "correct horse\n")
+        daemon.stop()
+        let again = try await Daemon.start(datadir: node.datadir, ["--passphrase-file", lf])
+        again.stop()
+    }
+}
