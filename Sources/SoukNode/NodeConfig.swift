@@ -21,6 +21,19 @@ public struct NodeConfig: Sendable, Equatable {
     public var peers: [String] = []
     /// Peers to dial at start to join the network (`bootstrap = HOST:PORT` lines; `souk peer add`).
     public var bootstrap: [String] = []
+    /// Where each key's value came from (`souk.conf line N`); keys absent here have their default.
+    public var sources: [String: String] = [:]
+
+    /// Every key with its effective value, in `knownKeys` order (lists joined by commas).
+    public var effectiveValues: [(key: String, value: String)] {
+        [
+            ("network", network.rawValue), ("rpc-port", "\(effectiveRPCPort)"), ("rpc-bind", rpcBind),
+            ("rpc-allow-remote", "\(rpcAllowRemote)"), ("p2p-port", "\(effectiveP2PPort)"), ("p2p-bind", p2pBind),
+            ("peer", peers.joined(separator: ", ")), ("bootstrap", bootstrap.joined(separator: ", ")),
+            ("max-inbound", "\(maxInbound)"), ("outbound-target", "\(outboundTarget)"),
+            ("ban-seconds", "\(banSeconds)"), ("discover", "\(discover)"),
+        ]
+    }
     public var maxInbound: Int = 64
     public var outboundTarget: Int = 8
     public var banSeconds: Int = 86_400
@@ -41,6 +54,12 @@ public struct NodeConfig: Sendable, Equatable {
     /// - Throws: `NodeError.badConfig` naming the line and what is wrong.
     public init(parsing text: String, file: String = "souk.conf") throws {
         for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            defer {
+                let body = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)[0]
+                if let eq = body.firstIndex(of: "=") {
+                    sources[body[..<eq].trimmingCharacters(in: .whitespaces)] = "\(file) line \(index + 1)"
+                }
+            }
             let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)[0]
                 .trimmingCharacters(in: .whitespaces)
             if line.isEmpty { continue }

@@ -82,3 +82,27 @@ struct PlainErrorTests {
         again.stop()
     }
 }
+
+@Suite("end to end: souk config show", .serialized)
+struct ConfigShowTests {
+    struct Shown: Decodable {
+        var settings: [String: Setting]
+        struct Setting: Decodable {
+            var value: String
+            var source: String
+        }
+    }
+
+    @Test func everySettingWithItsSource() async throws {
+        let node = try TestNode()
+        defer { node.remove() }
+        try await node.initialize()
+        let shown = try await node.json(Shown.self, ["config", "show"])
+        #expect(shown.settings["rpc-port"]?.value == "\(node.port)")
+        #expect(shown.settings["rpc-port"]?.source.hasSuffix("souk.conf line 3") == true, "\(shown.settings)")
+        #expect(shown.settings["max-inbound"]?.value == "64" && shown.settings["max-inbound"]?.source == "default")
+        #expect(shown.settings.count == 12)
+        let text = try await node.run(["config", "show"])
+        #expect(text.succeeded && text.stdout.contains("discover") && text.stdout.contains("default"), "\(text)")
+    }
+}
