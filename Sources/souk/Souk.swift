@@ -23,6 +23,16 @@ struct Souk: AsyncParsableCommand {
     /// with its kind's code, printed as JSON under `--json`.
     static func main() async {
         let arguments = GlobalArguments.reorder(Array(CommandLine.arguments.dropFirst()))
+        // `souk help listing.search`: JSON-RPC methods have dots; commands do not.
+        if arguments.count == 2, arguments[0] == "help", arguments[1].contains(".") {
+            guard let text = MethodHelp.text(arguments[1]) else {
+                FileHandle.standardError.write(
+                    Data("Error: no JSON-RPC method \(arguments[1]) (`souk rpc rpc.discover` lists them)\n".utf8))
+                Foundation.exit(CLIError.Kind.notFound.exitCode)
+            }
+            print(text)
+            return
+        }
         do {
             var command = try parseAsRoot(arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {

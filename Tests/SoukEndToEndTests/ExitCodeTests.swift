@@ -106,3 +106,39 @@ struct ConfigShowTests {
         #expect(text.succeeded && text.stdout.contains("discover") && text.stdout.contains("default"), "\(text)")
     }
 }
+
+@Suite("end to end: souk help METHOD and named parameters", .serialized)
+struct NamedParamsTests {
+    struct Mine: Decodable {
+        var listings: [Listing]
+        var nextCursor: String?
+        struct Listing: Decodable { var title: String }
+    }
+
+    @Test func helpAndNamedParams() async throws {
+        let help = try await Souk.run(["help", "listing.search"])
+        #expect(help.succeeded && help.stdout.contains("Parameters:") && help.stdout.contains("query"), "\(help)")
+        let nope = try await Souk.failure(["help", "no.such"])
+        #expect(nope.status == 5, "\(nope)")
+
+        let node = try TestNode()
+        defer { node.remove() }
+        try await node.initialize()
+        let daemon = try await node.startDaemon()
+        defer { daemon.stop() }
+        for title in ["Lamp one", "Lamp two", "Lamp three"] {
+            let r = try await node.run([
+                "rpc", "listing.create", "title=\(title)", "price=5", "currency=EUR", "category=home",
+            ])
+            #expect(r.succeeded, "\(r)")
+        }
+        let page = try await node.run(["rpc", "listing.mine", "limit=2", "include_expired=false"])
+        #expect(page.succeeded, "\(page)")
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let mine = try decoder.decode(Mine.self, from: Data(page.stdout.utf8))
+        #expect(mine.listings.count == 2 && mine.nextCursor != nil)
+        let bad = try await node.failure(["rpc", "listing.mine", "limit"])
+        #expect(bad.status == 4 && bad.errorLine.contains("key=value"), "\(bad)")
+    }
+}
