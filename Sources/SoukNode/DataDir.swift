@@ -43,9 +43,20 @@ public struct DataDir: Sendable {
 
     /// Loads `identity.key`.
     /// - Throws: `NodeError.noIdentity` when there is none, `KeyFileError` when it cannot be unlocked.
+    /// - Throws: `NodeError` in one sentence: no identity, a key file other users can read (it holds
+    /// the secret key; refused until `chmod 600`), or one this user cannot read.
     public func loadKeyFile() throws -> KeyFile {
         guard hasIdentity else { throw NodeError.noIdentity(datadir: path) }
-        let data = try Data(contentsOf: URL(fileURLWithPath: keyFile))
+        var info = stat()
+        if stat(keyFile, &info) == 0, info.st_mode & 0o077 != 0 {
+            throw NodeError.io(
+                "\(keyFile) can be read by other users (mode \(String(info.st_mode & 0o777, radix: 8))); "
+                    + "it holds the node's secret key: run `chmod 600 \(keyFile)`")
+        }
+        guard let data = FileManager.default.contents(atPath: keyFile) else {
+            throw NodeError.io(
+                "cannot read \(keyFile): permission denied (does the data dir belong to another user?)")
+        }
         do {
             return try JSONDecoder().decode(KeyFile.self, from: data)
         } catch {

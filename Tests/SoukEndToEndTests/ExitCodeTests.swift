@@ -142,3 +142,20 @@ struct NamedParamsTests {
         #expect(bad.status == 4 && bad.errorLine.contains("key=value"), "\(bad)")
     }
 }
+
+@Suite("end to end: a key file others can read is refused", .serialized)
+struct KeyFileModeTests {
+    @Test func worldReadableKeyFileIsOneSentence() async throws {
+        let node = try TestNode()
+        defer { node.remove() }
+        try await node.initialize()
+        let key = node.datadir + "/identity.key"
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: key)
+        let r = try await node.failure(["daemon"])
+        #expect(
+            r.errorLine.contains("can be read by other users (mode 644)") && r.errorLine.contains("chmod 600"), "\(r)")
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: key)
+        let daemon = try await node.startDaemon()
+        daemon.stop()
+    }
+}

@@ -54,7 +54,11 @@ struct DataDirTests {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let dir = DataDir(path: root)
         try "{ not json".write(toFile: dir.keyFile, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: dir.keyFile)
         #expect(throws: KeyFileError.malformed("not valid JSON")) { try dir.loadKeyFile() }
+        // Written with the umask's 0644 it is refused first: it would be readable by other users.
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: dir.keyFile)
+        #expect(throws: NodeError.self) { try dir.loadKeyFile() }
     }
 
     @Test func lockRefusesASecondHolderUntilReleased() throws {
