@@ -67,9 +67,25 @@ public struct DataDir: Sendable {
     /// Writes `identity.key` with mode 0600; refuses to overwrite an existing identity.
     public func writeKeyFile(_ keyFile: KeyFile) throws {
         guard !hasIdentity else { throw NodeError.identityExists(datadir: path) }
+        try Self.writeKeyFile(keyFile, to: self.keyFile)
+    }
+
+    /// Replaces the identity's key file with another sealing of the same key (a new passphrase):
+    /// written to a temporary file (0600), fsynced, then renamed over the old one.
+    /// - Throws: `NodeError.noIdentity`, or `.conflict` when `keyFile` holds another key.
+    public func replaceKeyFile(_ keyFile: KeyFile) throws {
+        let current = try loadKeyFile()
+        guard current.publicKey == keyFile.publicKey else {
+            throw NodeError.conflict("the new key file holds another identity; refusing to replace \(self.keyFile)")
+        }
+        try Self.writeKeyFile(keyFile, to: self.keyFile)
+    }
+
+    /// Writes a key file (mode 0600) at any path, for example a backup.
+    public static func writeKeyFile(_ keyFile: KeyFile, to path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try writePrivate(encoder.encode(keyFile), to: self.keyFile)
+        try DataDir(path: (path as NSString).deletingLastPathComponent).writePrivate(encoder.encode(keyFile), to: path)
     }
 
     /// Writes a fresh RPC cookie `__cookie__:<64 hex>` (mode 0600) and returns the full line.
@@ -134,7 +150,7 @@ public struct DataDir: Sendable {
     }
 
     /// Creates the file with mode 0600 before any secret is written into it.
-    private func writePrivate(_ data: Data, to file: String) throws {
+    func writePrivate(_ data: Data, to file: String) throws {
         let tmp = file + ".tmp"
         unlink(tmp)
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o600)

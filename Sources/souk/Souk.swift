@@ -15,7 +15,8 @@ struct Souk: AsyncParsableCommand {
         version: SoukVersion.string,
         subcommands: [
             InitCommand.self, DaemonCommand.self, ListingCommand.self, SearchCommand.self, NodeCommand.self,
-            PeerCommand.self, ProfileCommand.self, ConfigCommand.self, StopCommand.self, RPCCommand.self,
+            PeerCommand.self, ProfileCommand.self, ConfigCommand.self, IdentityCommand.self, StopCommand.self,
+            RPCCommand.self,
         ]
     )
 

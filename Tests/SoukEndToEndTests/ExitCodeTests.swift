@@ -159,3 +159,52 @@ struct KeyFileModeTests {
         daemon.stop()
     }
 }
+
+@Suite("end to end: identity passphrase, backup and restore", .serialized)
+struct IdentityTests {
+    struct Out: Decodable {
+        var nodeId: String
+    }
+
+    @Test func changeBackupRestore() async throws {
+        let node = try TestNode()
+        defer { node.remove() }
+        let a = try node.scratch.write("a.txt", "first passphrase\n")
+        let b = try node.scratch.write("b.txt", "second passphrase\n")
+        let c = try node.scratch.write("c.txt", "backup passphrase\n")
+        let identity = try await node.initialize(["--passphrase-file", a])
+        let wrong = try await node.failure([
+            "identity", "passphrase", "--passphrase-file", b, "--new-passphrase-file", c,
+        ])
+        #expect(wrong.status == 4 && wrong.errorLine.contains("wrong passphrase"), "\(wrong)")
+        let changed = try await node.run(["identity", "passphrase", "--passphrase-file", a, "--new-passphrase-file", b])
+        #expect(changed.succeeded, "\(changed)")
+        let old = try await node.failure(["daemon", "--passphrase-file", a])
+        #expect(old.errorLine.contains("wrong passphrase"), "\(old)")
+        let daemon = try await Daemon.start(datadir: node.datadir, ["--passphrase-file", b])
+        #expect(daemon.nodeID == identity.nodeId, "the node id stays the same")
+        daemon.stop()
+
+        let backup = node.scratch.path("backup.key")
+        let exported = try await node.json(
+            Out.self, ["identity", "export", "--passphrase-file", b, "--backup-passphrase-file", c, "--out", backup])
+        #expect(exported.nodeId == identity.nodeId)
+        let mode = try FileManager.default.attributesOfItem(atPath: backup)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        let again = try await node.failure(
+            ["identity", "export", "--passphrase-file", b, "--backup-passphrase-file", c, "--out", backup])
+        #expect(again.errorLine.contains("refusing to overwrite"), "\(again)")
+
+        let restored = node.scratch.path("restored")
+        let badBackup = try await Souk.failure(
+            ["identity", "import", backup, "--backup-passphrase-file", a, "--datadir", restored])
+        #expect(badBackup.errorLine.contains("wrong passphrase"), "\(badBackup)")
+        let imported = try await Souk.json(
+            Out.self, ["identity", "import", backup, "--backup-passphrase-file", c, "--datadir", restored, "--json"])
+        #expect(imported.nodeId == identity.nodeId)
+        let twice = try await Souk.failure([
+            "identity", "import", backup, "--backup-passphrase-file", c, "--datadir", restored,
+        ])
+        #expect(twice.errorLine.contains("already exists"), "\(twice)")
+    }
+}
