@@ -61,25 +61,41 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
+    @Option(
+        help:
+            "Also log to this file (default <datadir>/souk.log; size-capped: past 10 MiB it moves to .1). SIGHUP reopens it."
+    )
+    var logFile: String?
+
+    @Option(help: "Size of the log file, in KiB, past which it moves to <log file>.1 (default 10240).")
+    var logMaxKib: Int = 10_240
+
+    @Flag(help: "Start in the background and return once the daemon is ready (its log goes to the log file).")
+    var detach = false
+
     func run() async throws {
         // Trap SIGTERM/SIGINT before anything else: a signal that arrives while the node starts is
         // buffered and shuts it down cleanly as soon as the services run.
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        if detach { return try await Self.runDetached(options.dataDir) }
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw CLIError(
                 "unknown --log-level \(logLevel); valid: \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))",
                 kind: .refused)
         }
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        let logger = Logger(label: "souk")
         let dir = options.dataDir
         guard dir.exists else {
             throw CLIError("no data dir at \(dir.path) — run `souk init --datadir \(dir.path)` first")
         }
+        guard logMaxKib >= 1 else { throw CLIError("--log-max-kib must be at least 1", kind: .refused) }
+        let logFile = try LogFile(path: self.logFile ?? dir.path + "/souk.log", maxBytes: logMaxKib * 1024)
+        LoggingSystem.bootstrap { label in
+            var handler = TeeLogHandler(label: label, file: logFile)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "souk")
         let config = try effectiveConfig(dir)
         let (identity, encrypted) = try unlockIdentity(dir)
         let lockFD: Int32
@@ -168,6 +184,17 @@ struct DaemonCommand: AsyncParsableCommand {
                 }
             }
             tasks.addTask {
+                // SIGHUP reopens the log file (after logrotate moved it); it does not stop the node.
+                for await _ in hangups {
+                    do {
+                        try logFile.reopen()
+                        logger.info("SIGHUP: log file reopened", metadata: ["log.file": "\(logFile.path)"])
+                    } catch {
+                        logger.error("SIGHUP: cannot reopen the log file", metadata: ["error": "\(error)"])
+                    }
+                }
+            }
+            tasks.addTask {
                 for await _ in stopRequests {
                     logger.info("stop requested over JSON-RPC; shutting down")
                     await group.triggerGracefulShutdown()
@@ -177,6 +204,47 @@ struct DaemonCommand: AsyncParsableCommand {
             tasks.cancelAll()
         }
         logger.info("souk daemon stopped")
+    }
+
+    /// `--detach`: starts this same command without `--detach` in the background (its output to
+    /// /dev/null; the log file has it), waits until its `api` file names it, prints the ready line
+    /// and returns. A daemon that fails to start is reported with the last lines of its log.
+    static func runDetached(_ dir: DataDir) async throws {
+        let arguments = CommandLine.arguments.dropFirst().filter { $0 != "--detach" }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
+        if !FileManager.default.fileExists(atPath: process.executableURL!.path) {
+            process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        }
+        process.arguments = Array(arguments)
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        // The child logs to its log file only; what it prints before that (a refusal) lands here.
+        let errorPath = FileManager.default.temporaryDirectory.appendingPathComponent("souk-detach-\(getpid()).err")
+            .path
+        FileManager.default.createFile(atPath: errorPath, contents: nil, attributes: [.posixPermissions: 0o600])
+        defer { try? FileManager.default.removeItem(atPath: errorPath) }
+        process.standardError = FileHandle(forWritingAtPath: errorPath)
+        var environment = ProcessInfo.processInfo.environment
+        environment["SOUK_DETACHED"] = "1"
+        process.environment = environment
+        try process.run()
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            if let api = dir.readAPIFile(), api.pid == process.processIdentifier {
+                print(
+                    "souk daemon started in the background: pid \(api.pid), rpc \(api.rpc)"
+                        + (api.p2p.map { ", p2p \($0)" } ?? ""))
+                return
+            }
+            if !process.isRunning {
+                let text = (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
+                let last = text.split(separator: "\n").last.map(String.init) ?? "exit \(process.terminationStatus)"
+                throw CLIError(last.hasPrefix("Error: ") ? String(last.dropFirst(7)) : last)
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw CLIError("the daemon did not become ready within 60 s (see its log file)")
     }
 
     /// `souk.conf` with the command-line flags applied on top.

@@ -106,3 +106,55 @@ struct DaemonControlTests {
         #expect(shown.stdout.contains(pattern), "\(shown.stdout)")
     }
 }
+
+@Suite("end to end: --detach, the log file, SIGHUP", .serialized)
+struct DetachAndLogTests {
+    @Test func detachReturnsOnceReadyAndStopStopsIt() async throws {
+        let node = try TestNode()
+        defer { node.remove() }
+        try await node.initialize()
+        let started = try await node.run(["daemon", "--detach"])
+        #expect(started.succeeded && started.stdout.contains("started in the background"), "\(started)")
+        let info = try await node.run(["node", "info"])
+        #expect(info.succeeded, "ready when --detach returned: \(info)")
+        let pid = try #require(
+            Int32(
+                try String(contentsOfFile: node.datadir + "/souk.pid", encoding: .utf8)
+                    .trimmingCharacters(in: .whitespacesAndNewlines)))
+        // SIGHUP reopens the log file instead of stopping the node.
+        let log = node.datadir + "/souk.log"
+        try FileManager.default.moveItem(atPath: log, toPath: log + ".old")
+        kill(pid, SIGHUP)
+        let deadline = Date().addingTimeInterval(10)
+        while !FileManager.default.fileExists(atPath: log) && Date() < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(try String(contentsOfFile: log, encoding: .utf8).contains("log file reopened"))
+        #expect(try await node.run(["node", "info"]).succeeded, "still running after SIGHUP")
+        let stopped = try await node.run(["stop"])
+        #expect(stopped.succeeded, "\(stopped)")
+        #expect(kill(pid, 0) != 0, "the detached daemon exited")
+        // A detached start that fails says why.
+        let other = try TestNode()
+        defer { other.remove() }
+        let failed = try await other.failure(["daemon", "--detach"])
+        #expect(failed.errorLine.contains("no data dir"), "\(failed)")
+    }
+
+    @Test func theLogFileRotatesPastItsSize() async throws {
+        let node = try TestNode()
+        defer { node.remove() }
+        try await node.initialize()
+        let daemon = try await node.startDaemon(["--log-level", "debug", "--log-max-kib", "1"])
+        defer { daemon.stop() }
+        for _ in 0..<20 { _ = try await node.run(["node", "info"]) }
+        let log = node.datadir + "/souk.log"
+        let deadline = Date().addingTimeInterval(10)
+        while !FileManager.default.fileExists(atPath: log + ".1") && Date() < deadline {
+            _ = try await node.run(["node", "info"])
+        }
+        #expect(FileManager.default.fileExists(atPath: log + ".1"), "rotated to souk.log.1")
+        let size = (try FileManager.default.attributesOfItem(atPath: log)[.size] as? Int) ?? .max
+        #expect(size <= 2_048, "the current file stays near the cap (\(size) bytes)")
+    }
+}
