@@ -1,10 +1,13 @@
 import Foundation
 
-/// Any JSON value. Integers that fit in `Int64` stay exact; other numbers are `Double`.
+/// Any JSON value. Integers that fit in `Int64` are `.int`; larger ones keep their digits
+/// (`.bigInt`), so they come back exactly as sent; other numbers are `Double`.
 public enum JSONValue: Sendable, Equatable, Codable, CustomStringConvertible {
     case null
     case bool(Bool)
     case int(Int64)
+    /// An integer outside `Int64`, as its decimal digits.
+    case bigInt(String)
     case double(Double)
     case string(String)
     case array([JSONValue])
@@ -35,6 +38,7 @@ public enum JSONValue: Sendable, Equatable, Codable, CustomStringConvertible {
         case .null: try c.encodeNil()
         case .bool(let b): try c.encode(b)
         case .int(let i): try c.encode(i)
+        case .bigInt(let digits): try c.encode(Double(digits) ?? 0)
         case .double(let d): try c.encode(d)
         case .string(let s): try c.encode(s)
         case .array(let a): try c.encode(a)
@@ -43,23 +47,13 @@ public enum JSONValue: Sendable, Equatable, Codable, CustomStringConvertible {
     }
 
     /// Parses JSON text; `nil` if it is not JSON.
-    public static func parse(_ bytes: [UInt8]) -> JSONValue? {
-        try? JSONDecoder().decode(JSONValue.self, from: Data(bytes))
-    }
+    public static func parse(_ bytes: [UInt8]) -> JSONValue? { JSONText.parse(bytes) }
 
-    /// Compact JSON with sorted keys.
-    public var serialized: [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? [UInt8](encoder.encode(self))) ?? Array("null".utf8)
-    }
+    /// Compact JSON with sorted keys; numbers exactly as parsed.
+    public var serialized: [UInt8] { Array(JSONText.write(self).utf8) }
 
     /// Indented JSON with sorted keys, for people.
-    public var pretty: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        return (try? String(decoding: encoder.encode(self), as: UTF8.self)) ?? "null"
-    }
+    public var pretty: String { JSONText.write(self, indent: 2) }
 
     public var description: String { String(decoding: serialized, as: UTF8.self) }
 

@@ -50,7 +50,7 @@ public struct RPCDispatcher: Sendable {
         let id: JSONValue
         switch idValue {
         case nil, .null?: id = .null
-        case .string?, .int?, .double?: id = idValue!
+        case .string?, .int?, .bigInt?, .double?: id = idValue!
         default:
             return RPCDispatcher.response(id: .null, error: .invalidRequest("id must be a string, number or null"))
         }
