@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -25,6 +26,25 @@ import souknet  # noqa: E402  (after the path above)
 from souknet import RPCError, TestnetError  # noqa: E402,F401  (RPCError: what Node.rpc raises)
 
 LOG_LEVEL = os.environ.get("SOUK_LOG_LEVEL", "debug")
+
+
+def drain(conn, seconds):
+    """Reads (and answers) everything a Python peer receives for `seconds`; returns the messages."""
+    import soukpeer as sp
+
+    out = []
+    deadline = time.monotonic() + seconds
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return out
+        try:
+            m = conn.recv(left)
+        except TimeoutError:
+            return out
+        if m.type == sp.GETADDR:
+            conn.send(sp.encode_addr([]))
+        out.append(m)
 
 
 def find_binary() -> str:

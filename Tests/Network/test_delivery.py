@@ -28,7 +28,7 @@ import nacl.signing
 import pytest
 
 import soukpeer as sp
-from conftest import RPCError, connected, wait_until
+from conftest import RPCError, connected, drain, wait_until
 
 NET = "testnet"
 DAY = 86400
@@ -37,23 +37,6 @@ DAY = 86400
 # ------------------------------------------------------------------------------------------------
 # helpers
 # ------------------------------------------------------------------------------------------------
-
-
-def drain(conn, seconds):
-    """Reads (and answers) everything that arrives for `seconds`; returns the messages."""
-    out = []
-    deadline = time.monotonic() + seconds
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return out
-        try:
-            m = conn.recv(left)
-        except TimeoutError:
-            return out
-        if m.type == sp.GETADDR:
-            conn.send(sp.encode_addr([]))
-        out.append(m)
 
 
 def deliveries(messages) -> list:

@@ -20,27 +20,10 @@ import time
 import pytest
 
 import soukpeer as sp
-from conftest import RPCError, connected, wait_until
+from conftest import RPCError, connected, drain, wait_until
 
 PROFILE_KEYS = {"node_id", "display_name", "version", "addresses", "mailboxes", "arbiters", "languages",
                 "object_id", "updated_at", "expires_at"}
-
-
-def drain(conn, seconds):
-    """Reads (and answers) everything that arrives for `seconds`; returns the messages."""
-    out = []
-    deadline = time.monotonic() + seconds
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return out
-        try:
-            m = conn.recv(left)
-        except TimeoutError:
-            return out
-        if m.type == sp.GETADDR:
-            conn.send(sp.encode_addr([]))
-        out.append(m)
 
 
 def wait_for_object(conn, oid: bytes, timeout=5.0) -> bytes:

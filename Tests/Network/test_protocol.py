@@ -10,24 +10,7 @@ import time
 import pytest
 
 import soukpeer as sp
-from conftest import connected, wait_until
-
-
-def drain(conn, seconds):
-    """Reads (and answers) everything that arrives for `seconds`; returns the messages."""
-    out = []
-    deadline = time.monotonic() + seconds
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return out
-        try:
-            m = conn.recv(left)
-        except TimeoutError:
-            return out
-        if m.type == sp.GETADDR:
-            conn.send(sp.encode_addr([]))
-        out.append(m)
+from conftest import connected, drain, wait_until
 
 
 def ids_in(messages):
