@@ -600,7 +600,7 @@ func run() throws {
         ("rare word \"\(Words.rare)\"", query(Words.rare)),
         ("two words \"vintage bicycle\"", query("vintage bicycle")),
         ("common word \"\(Words.common)\"", query(Words.common)),
-        ("common word, price_asc", query(Words.common, sort: .priceAsc)),
+        ("common word, price_asc in EUR", query(Words.common, sort: .priceAsc) { $0.currency = Currency(code: "EUR") }),
         ("filter-only bikes/DE/EUR<=500, newest", query(sort: .newest, multiFilter)),
         ("filter-only bikes/DE/EUR<=500, price_asc", query(sort: .priceAsc, multiFilter)),
         ("filter-only category=bikes, newest", query(sort: .newest) { $0.category = "bikes" }),
