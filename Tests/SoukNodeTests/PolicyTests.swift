@@ -71,12 +71,16 @@ struct PolicyTests {
             #expect(limit.refusal(kind: .listing, signer: alice, version: 2, now: t) == nil)
             limit.record(kind: .listing, signer: alice, now: t)
         }
+        #expect(
+            limit.isAtLimit(kind: .listing, signer: alice, now: 2)
+                && !limit.isAtLimit(kind: .listing, signer: bob, now: 2))
         #expect(limit.refusal(kind: .listing, signer: alice, version: 3, now: 2) != nil, "third update in the window")
         #expect(
             limit.refusal(kind: .listing, signer: alice, version: 1, now: 2) == nil, "first versions are not limited")
         #expect(
             limit.refusal(kind: .listing, signer: bob, version: 5, now: 2) == nil, "another signer has its own count")
         #expect(limit.refusal(kind: .nodeProfile, signer: alice, version: 9, now: 2) == nil, "no rule for the kind")
+        #expect(!limit.isAtLimit(kind: .listing, signer: alice, now: 100.5))
         #expect(
             limit.refusal(kind: .listing, signer: alice, version: 3, now: 100.5) == nil, "the first left the window")
         limit.prune(now: 1_000)

@@ -42,6 +42,15 @@ public struct AuthorRateLimit: Sendable {
         return "author exceeded \(rule.count) \(kind) updates per \(Int(rule.window)) s"
     }
 
+    /// Whether `signer` has used up its replacements of `kind` in the window: the cheap check that
+    /// comes first, so an object's payload is decoded for the limit only when it can matter.
+    public func isAtLimit(kind: ObjectKind, signer: [UInt8], now: Double) -> Bool {
+        guard let rule = rules[kind.rawValue], let times = accepted[Key(kind: kind.rawValue, signer: signer)] else {
+            return false
+        }
+        return times.count(where: { $0 > now - rule.window }) >= rule.count
+    }
+
     /// Counts a replacement that was stored.
     public mutating func record(kind: ObjectKind, signer: [UInt8], now: Double) {
         guard rules[kind.rawValue] != nil else { return }
