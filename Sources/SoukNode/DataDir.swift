@@ -35,6 +35,27 @@ public struct DataDir: Sendable {
 
     public var hasIdentity: Bool { FileManager.default.fileExists(atPath: keyFile) }
 
+    /// Refuses, in one sentence, a data dir that exists but this user cannot use (typically one
+    /// that belongs to another user): without this check its files would look absent and the
+    /// user would be told to run `souk init`.
+    /// - Parameter write: whether the caller writes into it (the daemon, `init`) or only reads.
+    public func checkAccess(write: Bool = false) throws(NodeError) {
+        guard exists, access(path, R_OK | X_OK | (write ? W_OK : 0)) != 0 else { return }
+        var info = stat()
+        var owner = "another user"
+        if stat(path, &info) == 0 {
+            if let pw = getpwuid(info.st_uid), let name = pw.pointee.pw_name {
+                owner = String(cString: name)
+            } else {
+                owner = "uid \(info.st_uid)"
+            }
+        }
+        let mode = String(info.st_mode & 0o777, radix: 8)
+        throw .io(
+            "cannot use the data dir \(path): permission denied (it belongs to \(owner), mode \(mode)) — "
+                + "run souk as \(owner), or choose another --datadir")
+    }
+
     /// Creates the directory (0700) if missing.
     public func create() throws {
         try FileManager.default.createDirectory(
@@ -46,6 +67,7 @@ public struct DataDir: Sendable {
     /// - Throws: `NodeError` in one sentence: no identity, a key file other users can read (it holds
     /// the secret key; refused until `chmod 600`), or one this user cannot read.
     public func loadKeyFile() throws -> KeyFile {
+        try checkAccess()
         guard hasIdentity else { throw NodeError.noIdentity(datadir: path) }
         var info = stat()
         if stat(keyFile, &info) == 0, info.st_mode & 0o077 != 0 {

@@ -57,6 +57,9 @@ public struct NodeAssembly: Sendable {
                     flag: "--p2p-port"))
         }
         services.append(peers)
+        if config.effectiveLocalDiscovery {
+            services.append(LocalDiscovery(peers: peers, network: config.network, logger: logger))
+        }
         let address = HostPort(host: config.p2pBind, port: await peers.boundPort)
         return NodeAssembly(node: node, peers: peers, p2pAddress: address, services: services)
     }

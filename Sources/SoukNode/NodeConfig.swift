@@ -32,6 +32,7 @@ public struct NodeConfig: Sendable, Equatable {
             ("peer", peers.joined(separator: ", ")), ("bootstrap", bootstrap.joined(separator: ", ")),
             ("max-inbound", "\(maxInbound)"), ("outbound-target", "\(outboundTarget)"),
             ("ban-seconds", "\(banSeconds)"), ("discover", "\(discover)"),
+            ("local-discovery", "\(effectiveLocalDiscovery)"),
         ]
     }
     public var maxInbound: Int = 64
@@ -39,6 +40,13 @@ public struct NodeConfig: Sendable, Equatable {
     public var banSeconds: Int = 86_400
     /// Dial addresses learned from peers; off keeps the node to its `peer` entries and inbound links.
     public var discover: Bool = true
+    /// Announce this node on the local network and dial neighbours that announce themselves
+    /// (`LocalDiscovery`); `nil` means the network's default: on for main, off for testnet (so
+    /// testnet topologies stay as built).
+    public var localDiscovery: Bool?
+
+    /// Local discovery runs when `discover` is on and `local-discovery` (or the network's default) says so.
+    public var effectiveLocalDiscovery: Bool { discover && (localDiscovery ?? (network == .main)) }
 
     public init() {}
 
@@ -47,7 +55,7 @@ public struct NodeConfig: Sendable, Equatable {
 
     public static let knownKeys = [
         "network", "rpc-port", "rpc-bind", "rpc-allow-remote", "p2p-port", "p2p-bind", "peer", "bootstrap",
-        "max-inbound", "outbound-target", "ban-seconds", "discover",
+        "max-inbound", "outbound-target", "ban-seconds", "discover", "local-discovery",
     ]
 
     /// Parses the config text.
@@ -102,6 +110,11 @@ public struct NodeConfig: Sendable, Equatable {
                     throw NodeError.badConfig("\(location): discover must be true or false")
                 }
                 discover = value == "true"
+            case "local-discovery":
+                guard value == "true" || value == "false" else {
+                    throw NodeError.badConfig("\(location): local-discovery must be true or false")
+                }
+                localDiscovery = value == "true"
             default:
                 throw NodeError.badConfig(
                     "\(location): unknown key \"\(key)\" (known: \(NodeConfig.knownKeys.joined(separator: ", ")))")
@@ -149,6 +162,7 @@ public struct NodeConfig: Sendable, Equatable {
 
     /// Loads the data dir's config, or defaults when the file is absent.
     public static func load(from dataDir: DataDir) throws -> NodeConfig {
+        try dataDir.checkAccess()
         guard let data = FileManager.default.contents(atPath: dataDir.configFile) else { return NodeConfig() }
         return try NodeConfig(parsing: String(decoding: data, as: UTF8.self))
     }

@@ -134,6 +134,20 @@ extension PeerManager: Service {
         for address in candidates { requestDial(address, now: now) }
     }
 
+    /// A neighbour announced itself on the local network (`LocalDiscovery`): dial it unless it is
+    /// already linked or being dialled, is this node, is banned, or was dialled less than a minute
+    /// ago (announcements come at most once a minute; forged ones cost one dial a minute each).
+    func neighbourAnnounced(host: String, port: Int) {
+        let address = HostPort(host: host, port: port).description
+        let now = now()
+        guard !isConnected(to: address), !dialing.contains(address), !selfAddresses.contains(address),
+            !isBanned("ip:\(host)"), now - (dialState[address]?.lastDial ?? -.infinity) >= 60,
+            dialState[address] != nil || dialState.count < 4_096
+        else { return }
+        logger.info("dialling a neighbour found on the local network", metadata: ["peer.address": "\(address)"])
+        requestDial(address, now: now)
+    }
+
     func requestDial(_ address: String, now: Double) {
         dialState[address, default: .init()].lastDial = now
         dialing.insert(address)

@@ -49,8 +49,17 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "Outbound peers to keep (default 8).")
     var outboundTarget: Int?
 
-    @Flag(help: "Only dial --connect / config peers, not addresses learned from other peers.")
+    @Flag(
+        help:
+            "Only dial --connect / config peers: not addresses learned from other peers, nor neighbours on the local network."
+    )
     var noDiscover = false
+
+    @Flag(
+        help:
+            "Do not announce this node on the local network or dial neighbours that announce themselves (on by default on main, off on testnet)."
+    )
+    var noLocalDiscovery = false
 
     @Flag(name: .customLong("no-p2p"), help: "Run without networking (no P2P listener, no peers).")
     var noP2P = false
@@ -78,6 +87,7 @@ struct DaemonCommand: AsyncParsableCommand {
         // buffered and shuts it down cleanly as soon as the services run.
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         let hangups = await UnixSignalsSequence(trapping: .sighup)
+        do { try options.dataDir.checkAccess(write: true) } catch { throw CLIError("\(error)") }
         if detach { return try await Self.runDetached(options.dataDir) }
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw CLIError(
@@ -267,6 +277,7 @@ struct DaemonCommand: AsyncParsableCommand {
         if let m = maxInbound { config.maxInbound = m }
         if let o = outboundTarget { config.outboundTarget = o }
         if noDiscover { config.discover = false }
+        if noLocalDiscovery { config.localDiscovery = false }
         for c in connect {
             guard HostPort(c) != nil else { throw CLIError("--connect must be HOST:PORT, got \"\(c)\"") }
         }

@@ -31,6 +31,7 @@ struct InitCommand: AsyncParsableCommand {
             throw CLIError("--network must be main or testnet")
         }
         let dir = options.dataDir
+        do { try dir.checkAccess(write: true) } catch { throw CLIError("\(error)") }
         guard !dir.hasIdentity else { throw CLIError(NodeError.identityExists(datadir: dir.path).description) }
         let passphrase = try Passphrase.obtain(
             file: passphraseFile, prompt: "Passphrase to encrypt the key (empty for none): ", confirm: true)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SoukCore
+import SoukNode
 import SoukRPC
 
 @main
@@ -12,7 +13,7 @@ struct Souk: AsyncParsableCommand {
             Run `souk init` once, then `souk daemon`. Every other command talks to the running daemon over
             JSON-RPC on 127.0.0.1, authenticated by the cookie file in the data dir.
             """,
-        version: SoukVersion.string,
+        version: "\(SoukVersion.string) (commit \(BuildInfo.commit))",
         subcommands: [
             InitCommand.self, DaemonCommand.self, ListingCommand.self, SearchCommand.self, NodeCommand.self,
             PeerCommand.self, ProfileCommand.self, ConfigCommand.self, IdentityCommand.self, StopCommand.self,
@@ -36,10 +37,16 @@ struct Souk: AsyncParsableCommand {
         }
         do {
             var command = try parseAsRoot(arguments)
-            if var asyncCommand = command as? any AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
+            do {
+                if var asyncCommand = command as? any AsyncParsableCommand {
+                    try await asyncCommand.run()
+                } else {
+                    try command.run()
+                }
+            } catch let error as NodeError {
+                // Node-layer failures outside a command's own handling (an unusable data dir, a bad
+                // souk.conf) are one sentence too, and JSON under `--json`.
+                throw CLIError(error.description)
             }
         } catch let error as CLIError {
             if arguments.contains("--json") {

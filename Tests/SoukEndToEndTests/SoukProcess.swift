@@ -238,7 +238,8 @@ final class Daemon: @unchecked Sendable {
         let output = try Output()
         let process = Process()
         process.executableURL = try SoukBinary.url()
-        process.arguments = ["daemon", "--datadir", datadir, "--log-level", "info"] + extra
+        // Local discovery off: daemons of concurrent tests on this host must not find each other.
+        process.arguments = ["daemon", "--datadir", datadir, "--log-level", "info", "--no-local-discovery"] + extra
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = output.stdoutHandle
         process.standardError = output.stderrHandle

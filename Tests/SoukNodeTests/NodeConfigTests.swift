@@ -90,7 +90,7 @@ struct NodeConfigTests {
         "network": "testnet", "rpc-port": "18000", "rpc-bind": "127.0.0.2", "rpc-allow-remote": "true",
         "p2p-port": "18001", "p2p-bind": "127.0.0.1", "peer": "127.0.0.1:18002", "bootstrap": "127.0.0.1:18003",
         "max-inbound": "5",
-        "outbound-target": "3", "ban-seconds": "600", "discover": "false",
+        "outbound-target": "3", "ban-seconds": "600", "discover": "false", "local-discovery": "true",
     ]
 
     @Test func everyKnownKeyIsAccepted() throws {
@@ -101,6 +101,19 @@ struct NodeConfigTests {
             }
             #expect(throws: Never.self, "\(key) = \(value)") { try NodeConfig(parsing: "\(key) = \(value)\n") }
         }
+    }
+
+    /// On by default on main, off on testnet (topologies stay as built); the key overrides the
+    /// network's default; `discover = false` switches it off whatever the key says.
+    @Test func localDiscoveryDefaultsPerNetworkAndFollowsDiscover() throws {
+        #expect(try NodeConfig(parsing: "").effectiveLocalDiscovery)
+        #expect(try !NodeConfig(parsing: "network = testnet").effectiveLocalDiscovery)
+        #expect(try NodeConfig(parsing: "network = testnet\nlocal-discovery = true").effectiveLocalDiscovery)
+        #expect(try !NodeConfig(parsing: "local-discovery = false").effectiveLocalDiscovery)
+        #expect(try !NodeConfig(parsing: "local-discovery = true\ndiscover = false").effectiveLocalDiscovery)
+        #expect(parseError("local-discovery = yes") == "souk.conf line 1: local-discovery must be true or false")
+        let shown = try NodeConfig(parsing: "network = testnet").effectiveValues
+        #expect(shown.first { $0.key == "local-discovery" }?.value == "false")
     }
 
     @Test func portBoundsAreAccepted() throws {

@@ -14,6 +14,17 @@ struct WireVectorFile: Codable, Equatable {
     var messages: [MessageVector]
     var invalidMessages: [InvalidMessageVector]
     var fingerprints: [FingerprintVector]
+    var lanAnnouncements: [LANAnnouncementVector]
+}
+
+/// A local-discovery datagram (§16): `network`/`port`/`instance` are null when `valid` is false.
+struct LANAnnouncementVector: Codable, Equatable {
+    var name: String
+    var hex: String
+    var valid: Bool
+    var network: String?
+    var port: Int?
+    var instance: String?
 }
 
 struct HandshakeVector: Codable, Equatable {
@@ -356,7 +367,38 @@ enum WireVectorData {
                 return FingerprintVector(
                     name: set.name, ids: set.ids.map(hex), preimage: hex(fingerprintPreimage(set.ids)),
                     fingerprint: hex(Reconciler.fingerprint(items[...])))
-            })
+            },
+            lanAnnouncements: lanAnnouncementVectors())
+    }
+
+    /// Announcements of §16, valid and not; the invalid ones are byte edits of a valid one.
+    static func lanAnnouncementVectors() -> [LANAnnouncementVector] {
+        let instance: [UInt8] = [0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef]
+        let main = LANAnnouncement(network: "main", p2pPort: 7421, instance: instance).encoded
+        let testnet = LANAnnouncement(network: "testnet", p2pPort: 17421, instance: instance).encoded
+        func valid(_ name: String, _ bytes: [UInt8], _ network: String, _ port: Int) -> LANAnnouncementVector {
+            LANAnnouncementVector(
+                name: name, hex: hex(bytes), valid: true, network: network, port: port, instance: hex(instance))
+        }
+        func invalid(_ name: String, _ bytes: [UInt8]) -> LANAnnouncementVector {
+            LANAnnouncementVector(name: name, hex: hex(bytes), valid: false, network: nil, port: nil, instance: nil)
+        }
+        var wrongVersion = main
+        wrongVersion[8] = 2
+        var portZero = main
+        portZero[14] = 0
+        portZero[15] = 0
+        var longName = main
+        longName[9] = 201
+        var badUTF8 = main
+        badUTF8[10] = 0xff
+        return [
+            valid("main", main, "main", 7421), valid("testnet", testnet, "testnet", 17421),
+            invalid("wrong-magic", Array("souk-LAN".utf8) + main.dropFirst(8)),
+            invalid("wrong-version", wrongVersion), invalid("truncated", Array(main.dropLast())),
+            invalid("trailing-byte", main + [0]), invalid("port-zero", portZero),
+            invalid("name-longer-than-the-datagram", longName), invalid("name-not-utf8", badUTF8),
+        ]
     }
 
     /// The fingerprint preimage computed with plain byte arithmetic (not the reconciler's limbs).

@@ -264,6 +264,31 @@ struct WireVectorTests {
         }
     }
 
+    @Test("local discovery: announcements decode as the file says; every invalid one is refused")
+    func lanAnnouncements() throws {
+        let file = try Self.load()
+        #expect(file.lanAnnouncements.filter(\.valid).count == 2)
+        #expect(file.lanAnnouncements.filter { !$0.valid }.count >= 7)
+        for v in file.lanAnnouncements {
+            let decoded = LANAnnouncement(datagram: unhex(v.hex))
+            if v.valid {
+                let a = try #require(decoded, "\(v.name)")
+                #expect(
+                    a.network == v.network && Int(a.p2pPort) == v.port && hex(a.instance) == v.instance, "\(v.name)")
+                #expect(hex(a.encoded) == v.hex, "\(v.name) re-encodes to the same bytes")
+            } else {
+                #expect(decoded == nil, "\(v.name) must be refused")
+            }
+        }
+        // Byte layout, from the spec's table: magic, version, length, name, port (big-endian), instance.
+        let main = try #require(file.lanAnnouncements.first { $0.name == "main" })
+        #expect(
+            main.hex == hex(Array("souk-lan".utf8)) + "01" + "04" + hex(Array("main".utf8)) + "1cfd"
+                + "0123456789abcdef")
+        #expect(LANAnnouncement(datagram: [UInt8](repeating: 0, count: 4_000)) == nil)
+        #expect(LANAnnouncement(datagram: []) == nil)
+    }
+
     @Test("fingerprints: BLAKE2b-128(sum of ids mod 2^256, little-endian || varint count)")
     func fingerprints() throws {
         let file = try Self.load()
