@@ -143,8 +143,8 @@ public struct NodeRPC: Sendable {
                         throw RPCError.invalidParams(why, reason: "invalid_query", field: "query")
                     } catch StoreError.priceSortNeedsCurrency {
                         throw RPCError.invalidParams(
-                            StoreError.priceSortNeedsCurrency.description + " (give currency)", reason: "invalid_sort",
-                            field: "sort")
+                            StoreError.priceSortNeedsCurrency.description + " (give \"currency\")",
+                            reason: "invalid_sort", field: "currency")
                     }
                     let now = await node.now()
                     return [

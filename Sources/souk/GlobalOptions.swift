@@ -138,8 +138,11 @@ struct CLIError: Error, CustomStringConvertible {
         var message = e.message
         if let field = e.data?["field"]?.stringValue {
             let flag = "--" + field.replacingOccurrences(of: "_", with: "-")
-            message = message.replacingOccurrences(of: "\"\(field)\"", with: flag)
-                .replacingOccurrences(of: field, with: flag)
+            // The quoted name when the message quotes it (other uses of the word stay words).
+            message =
+                message.contains("\"\(field)\"")
+                ? message.replacingOccurrences(of: "\"\(field)\"", with: flag)
+                : message.replacingOccurrences(of: field, with: flag)
         }
         let kind: Kind
         switch e.code {

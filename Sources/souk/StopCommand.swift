@@ -22,7 +22,7 @@ struct StopCommand: AsyncParsableCommand {
         // Gone when its api file is removed (and, if we know its pid, the process has exited).
         while Date() < deadline {
             let fileGone = !FileManager.default.fileExists(atPath: dir.apiFile)
-            let processGone = pid.map { kill($0, 0) != 0 && errno == ESRCH } ?? true
+            let processGone = pid.map(Self.exited) ?? true
             if fileGone && processGone {
                 options.printResult(["stopped": true]) { _ in "souk daemon stopped" }
                 return
@@ -30,5 +30,15 @@ struct StopCommand: AsyncParsableCommand {
             try await Task.sleep(for: .milliseconds(50))
         }
         throw CLIError("the daemon did not stop within \(timeout) s")
+    }
+
+    /// Whether a process has exited: no such process, or a zombie its parent has not reaped yet
+    /// (`kill(pid, 0)` still succeeds for those; `/proc/PID/stat` says `Z`).
+    static func exited(_ pid: Int32) -> Bool {
+        if kill(pid, 0) != 0 { return errno == ESRCH }
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return false }
+        return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
     }
 }

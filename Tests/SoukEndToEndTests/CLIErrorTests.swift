@@ -125,3 +125,22 @@ struct CLIErrorTests {
         #expect(refused.errorLine.contains("unknown key \"rpc-prot\""), "\(refused)")
     }
 }
+
+/// A refusal about a search parameter names the CLI flag that sets it.
+@Suite("end to end: search refusals name the flag")
+struct SearchRefusalTests {
+    @Test func priceSortWithoutCurrencyNamesTheCurrencyFlag() async throws {
+        let node = try TestNode()
+        defer { node.remove() }
+        try await node.initialize()
+        let daemon = try await node.startDaemon()
+        defer { daemon.stop() }
+        let r = try await node.failure(["search", "bicycle", "--sort", "price_asc"])
+        #expect(r.status == 4, "\(r)")
+        #expect(r.errorLine.contains("(give --currency)"), "\(r)")
+        #expect(
+            r.errorLine.contains("prices in different currencies"), "the rest of the sentence keeps its words: \(r)")
+        let ok = try await node.run(["search", "bicycle", "--sort", "price_asc", "--currency", "EUR"])
+        #expect(ok.succeeded, "\(ok)")
+    }
+}
