@@ -33,7 +33,7 @@ let package = Package(
         .target(
             name: "SoukStore",
             dependencies: [
-                "SoukCore",
+                "SoukCore", "SoukCrypto",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]

@@ -213,7 +213,7 @@ extension ObjectKind {
 
 extension Listing: ObjectPayload {
     public static var kind: ObjectKind { .listing }
-    public static var maxPayloadBytes: Int { Envelope.maxPayloadBytes }
+    public static var maxPayloadBytes: Int { 16 * 1024 }
     public func validate(signer: [UInt8], now: UInt64) throws(ValidationError) { try validate(now: now) }
     /// `updated_at`: a new version sorts after the one it replaces.
     public var timestamp: UInt64 { updatedAt }

@@ -38,12 +38,17 @@ public protocol ObjectPayload: Sendable {
     /// What holding this object satisfies besides its own id (for example "entry n of author A"),
     /// so that objects waiting for it are checked again.
     func provides(signer: [UInt8]) -> [ObjectDependency]
+
+    /// The network the object was signed for, for kinds that name one (trade objects, so a testnet
+    /// trade never backs anything on the main network); `nil` for kinds that do not.
+    var objectNetwork: String? { get }
 }
 
 extension ObjectPayload {
     public static var propagation: Propagation { .gossip }
     public func provides(signer: [UInt8]) -> [ObjectDependency] { [] }
     public var replaceableVersion: UInt64? { nil }
+    public var objectNetwork: String? { nil }
 }
 
 /// The kinds this node knows. Unknown kinds are dropped on receipt, never punished (DESIGN
@@ -54,6 +59,10 @@ public enum ObjectRegistry {
         Listing.self,
         ListingRetraction.self,
         NodeProfile.self,
+        ArbiterProfile.self,
+        TradeStep.self,
+        TradeResolution.self,
+        ChatMessage.self,
     ]
 
     private static let byByte: [(any ObjectPayload.Type)?] = {

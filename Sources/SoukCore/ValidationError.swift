@@ -23,6 +23,14 @@ public struct ValidationError: Error, Sendable, Equatable, CustomStringConvertib
         /// A kind byte this node does not know: a newer release's object. Dropped, never punished.
         case unknownKind = "unknown_kind"
         case invalidProfile = "invalid_profile"
+        case invalidArbiterProfile = "invalid_arbiter_profile"
+        case invalidOrder = "invalid_order"
+        case invalidTradeStep = "invalid_trade_step"
+        case invalidResolution = "invalid_resolution"
+        case invalidMessage = "invalid_message"
+        /// Signed for another network (a testnet trade offered to a main node): never backs anything
+        /// here; dropped without blaming the link, which may only have carried it.
+        case wrongNetwork = "wrong_network"
     }
 
     public let code: Code
@@ -38,7 +46,7 @@ public struct ValidationError: Error, Sendable, Equatable, CustomStringConvertib
     /// `from_the_future`) or a kind from a newer release (`unknown_kind`).
     public var misbehaving: Bool {
         switch code {
-        case .expired, .fromTheFuture, .unknownKind: return false
+        case .expired, .fromTheFuture, .unknownKind, .wrongNetwork: return false
         default: return true
         }
     }

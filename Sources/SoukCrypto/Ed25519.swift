@@ -34,6 +34,8 @@ public struct SigningKey: Sendable, CustomStringConvertible {
     /// The 32-byte public key.
     public let publicKey: [UInt8]
     private let secretKey: [UInt8]
+    /// The 64-byte libsodium secret key, for conversions inside this module only.
+    var secretKeyBytes: [UInt8] { secretKey }
 
     /// Derives the key pair from a 32-byte seed (RFC 8032 "private key").
     /// - Throws: `CryptoError.invalidLength` when the seed is not 32 bytes.

@@ -19,6 +19,15 @@ public actor MarketNode {
     /// Objects one signer may hold per kind on this node.
     public nonisolated let quotas: ObjectQuotas
     private var publishHandler: (@Sendable (VerifiedObject) async -> Void)?
+    /// This node serves as an arbiter (`souk daemon --arbiter`): it acknowledges orders that name
+    /// it and, with `autoDefaults`, signs due default exits by itself.
+    public private(set) var arbiterMode = false
+    public private(set) var autoDefaults = true
+
+    public func setArbiterMode(_ on: Bool, autoDefaults: Bool = true) {
+        arbiterMode = on
+        self.autoDefaults = autoDefaults
+    }
 
     /// - Parameters:
     ///   - clock: Unix seconds; injectable so tests can move time.
@@ -154,6 +163,10 @@ public actor MarketNode {
         } catch {
             throw NodeError.invalid(error)
         }
+        if let n = verified.payload.objectNetwork, n != network.rawValue {
+            throw NodeError.invalid(
+                ValidationError(.wrongNetwork, "signed for network \(n), this node is on \(network.rawValue)"))
+        }
         return try database.apply(verified, now: clock(), quotas: quotas)
     }
 
@@ -167,7 +180,14 @@ public actor MarketNode {
     /// - Returns: one result per envelope, in order.
     public nonisolated func ingestBatch(_ envelopes: [[UInt8]]) async throws -> [IngestResult] {
         let now = clock()
-        let verified = await Self.verifyConcurrently(envelopes, now: now)
+        let network = network.rawValue
+        let verified = await Self.verifyConcurrently(envelopes, now: now).map { r in
+            // An object signed for another network never backs anything here.
+            r.flatMap { o in
+                guard let n = o.payload.objectNetwork, n != network else { return .success(o) }
+                return .failure(ValidationError(.wrongNetwork, "signed for network \(n), this node is on \(network)"))
+            }
+        }
         let valid = verified.compactMap { try? $0.get() }
         let outcomes = try database.applyBatch(valid, now: now, quotas: quotas)
         var next = outcomes.makeIterator()
@@ -252,7 +272,9 @@ public actor MarketNode {
     /// Signs one of this node's own objects, verifies and stores it like any other, then hands it
     /// to gossip. - Throws: `NodeError.invalid`, `.quotaExceeded`, or `.conflict` when the store
     /// refuses it (for example a version that is not newer).
-    func publishObject(_ payload: some ObjectPayload) async throws -> VerifiedObject {
+    /// Addressed objects (trade steps, resolutions, chat) are queued in the outbox for each of
+    /// `recipients` in the same step, before the handler sends them.
+    func publishObject(_ payload: some ObjectPayload, to recipients: [NodeID] = []) async throws -> VerifiedObject {
         let kind = type(of: payload).kind
         let envelope = Envelope(kind: kind, payload: payload.encoded(), signingKey: identity)
         let verified = try verify(envelope)
@@ -267,6 +289,7 @@ public actor MarketNode {
         default:
             throw NodeError.conflict("\(kind) not stored: \(outcome)")
         }
+        if !recipients.isEmpty { try database.enqueue(verified.id, to: recipients, now: clock()) }
         await publishHandler?(verified)
         return verified
     }

@@ -26,6 +26,8 @@ public struct NodeAssembly: Sendable {
         p2p.outboundTarget = config.outboundTarget
         p2p.banSeconds = UInt64(config.banSeconds)
         p2p.discover = config.discover
+        p2p.mailbox = config.mailbox
+        if config.network != .main { p2p.tradeInterval = 1 }
         return p2p
     }
 
@@ -42,6 +44,7 @@ public struct NodeAssembly: Sendable {
         do { database = try SoukDatabase.open(path: databasePath) } catch { throw .io("\(error)") }
         let node = MarketNode(
             identity: identity, database: database, network: config.network, clock: clock, logger: logger)
+        await node.setArbiterMode(config.arbiter)
         var services: [any Service] = [
             PeriodicService.expirySweeper(node: node, logger: logger),
             PeriodicService.walCheckpointer(database: database, logger: logger),

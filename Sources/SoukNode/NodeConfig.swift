@@ -32,7 +32,7 @@ public struct NodeConfig: Sendable, Equatable {
             ("peer", peers.joined(separator: ", ")), ("bootstrap", bootstrap.joined(separator: ", ")),
             ("max-inbound", "\(maxInbound)"), ("outbound-target", "\(outboundTarget)"),
             ("ban-seconds", "\(banSeconds)"), ("discover", "\(discover)"),
-            ("local-discovery", "\(effectiveLocalDiscovery)"),
+            ("local-discovery", "\(effectiveLocalDiscovery)"), ("arbiter", "\(arbiter)"), ("mailbox", "\(mailbox)"),
         ]
     }
     public var maxInbound: Int = 64
@@ -44,6 +44,10 @@ public struct NodeConfig: Sendable, Equatable {
     /// (`LocalDiscovery`); `nil` means the network's default: on for main, off for testnet (so
     /// testnet topologies stay as built).
     public var localDiscovery: Bool?
+    /// Serve as an arbiter: acknowledge orders naming this node, sign due default exits.
+    public var arbiter: Bool = false
+    /// Hold mail for nodes that are not connected (mailbox service).
+    public var mailbox: Bool = false
 
     /// Local discovery runs when `discover` is on and `local-discovery` (or the network's default) says so.
     public var effectiveLocalDiscovery: Bool { discover && (localDiscovery ?? (network == .main)) }
@@ -55,7 +59,8 @@ public struct NodeConfig: Sendable, Equatable {
 
     public static let knownKeys = [
         "network", "rpc-port", "rpc-bind", "rpc-allow-remote", "p2p-port", "p2p-bind", "peer", "bootstrap",
-        "max-inbound", "outbound-target", "ban-seconds", "discover", "local-discovery",
+        "max-inbound", "outbound-target", "ban-seconds", "discover", "local-discovery", "arbiter",
+        "mailbox",
     ]
 
     /// Parses the config text.
@@ -110,6 +115,11 @@ public struct NodeConfig: Sendable, Equatable {
                     throw NodeError.badConfig("\(location): discover must be true or false")
                 }
                 discover = value == "true"
+            case "arbiter", "mailbox":
+                guard value == "true" || value == "false" else {
+                    throw NodeError.badConfig("\(location): \(key) must be true or false")
+                }
+                if key == "arbiter" { arbiter = value == "true" } else { mailbox = value == "true" }
             case "local-discovery":
                 guard value == "true" || value == "false" else {
                     throw NodeError.badConfig("\(location): local-discovery must be true or false")

@@ -16,6 +16,12 @@ public enum NodeError: Error, Sendable, Equatable, CustomStringConvertible {
     case quotaExceeded(limit: Int)
     case conflict(String)
     case profileNotFound(NodeID)
+    case tradeNotFound(ObjectID)
+    case arbiterNotFound(NodeID)
+    /// The trade's state or this node's role does not allow the step (one sentence why).
+    case tradeActionRefused(String)
+    /// This node already signed another resolution for the trade and never signs a second one.
+    case alreadySignedOther(ObjectID)
 
     /// One plain sentence for a listener that could not be opened (never a raw `bind(...)` error).
     public static func listenFailure(_ error: any Error, what: String, address: HostPort, flag: String) -> String {
@@ -50,6 +56,11 @@ public enum NodeError: Error, Sendable, Equatable, CustomStringConvertible {
         case .quotaExceeded(let limit): return "seller already has \(limit) active listings (the per-author quota)"
         case .conflict(let s): return s
         case .profileNotFound(let id): return "no profile of node \(id) on this node"
+        case .tradeNotFound(let id): return "no trade \(id) on this node"
+        case .arbiterNotFound(let id): return "no arbiter profile of \(id) on this node"
+        case .tradeActionRefused(let s): return s
+        case .alreadySignedOther(let id):
+            return "this node already signed another resolution for trade \(id); it never signs a second one"
         }
     }
 }

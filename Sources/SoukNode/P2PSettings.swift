@@ -20,6 +20,11 @@ public struct P2PSettings: Sendable {
     public var reconcileInterval: Double = 30
     /// Whether to dial addresses learned from peers (off: only `connect` peers are dialled).
     public var discover: Bool = true
+    /// Hold deliveries for recipients that are not linked and hand them over when they connect
+    /// (mailbox service, `Specs/trade.md` §9).
+    public var mailbox: Bool = false
+    /// How often trade upkeep runs (resends, deadlines, the arbiter's defaults), in seconds.
+    public var tradeInterval: Double = 2
     public var userAgent: String = "souk/\(SoukVersion.string)"
 
     /// - Precondition: the network name is 1...200 bytes (it travels in the 256-byte first handshake message).

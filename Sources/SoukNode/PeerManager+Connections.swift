@@ -113,6 +113,10 @@ extension PeerManager: Service {
             perform(actions, for: key)
         }
         maintainOutbound(now: now)
+        if now - lastTradeMaintenance >= settings.tradeInterval {
+            lastTradeMaintenance = now
+            Task { await self.tradeMaintenance() }
+        }
         authorRates.prune(now: now)
         deferred.expire(now: now)
         if let key = scheduler.tick(now: now, random: &random) { startReconciliation(with: key) }

@@ -96,6 +96,12 @@ extension PeerManager {
             // Back on the link it came from, whatever that peer advertised: it sent a deliver.
             let ack = DeliveryAck(signing: delivery, network: settings.network, key: node.identity)
             sendMessage(.delivered(ack), to: key)
+            if delivery.bodyType == .sealed { await processInbox() }
+        }
+        // A resend of mail this node holds: answered with the recipient's ack once it has one.
+        if settings.mailbox, !delivery.recipients.contains(node.nodeID), (try? node.database.mail(delivery.id)) != nil {
+            _ = holdForRecipient(delivery, from: key, now: now)
+            return
         }
         // Towards the (other) recipients connected here, once per delivery id, never back.
         guard delivery.hops > 0, deliveries.relayed[delivery.id] == nil else { return }
@@ -105,7 +111,11 @@ extension PeerManager {
             p.key != key && p.ready && p.features.contains("deliver") && p.nodeID != node.nodeID
                 && p.nodeID.map(delivery.recipients.contains) == true
         }
-        guard !targets.isEmpty else { return }  // no recipient here; mailboxes hold mail for absent nodes
+        guard !targets.isEmpty else {
+            // No recipient linked here: a mailbox holds it for them.
+            _ = holdForRecipient(delivery, from: key, now: now)
+            return
+        }
         deliveries.remember(relayed: delivery.id, from: key)
         for t in targets { sendMessage(.deliver(next), to: t.key) }
     }
@@ -146,6 +156,18 @@ extension PeerManager {
             closePeer(key, reason: "sent a delivery acknowledgement that does not verify", misbehaving: true)
             return
         }
+        if (try? node.database.isOutboxDelivery(ack.deliveryID)) == true {
+            // Ours: counts only when the recipient acknowledges the exact body sent.
+            if (try? node.database.acknowledge(
+                deliveryID: ack.deliveryID, by: ack.recipient, bodyHash: ack.bodyHash, now: UInt64(now))) == true
+            {
+                logger.debug(
+                    "trade delivery acknowledged",
+                    metadata: ["delivery.id": "\(Hex.encode(ack.deliveryID))", "peer.id": "\(ack.recipient)"])
+            }
+            return
+        }
+        recordMailboxAck(ack)
         if var status = deliveries.sent[ack.deliveryID] {
             guard status.bodyHash == ack.bodyHash, status.acknowledged.keys.contains(ack.recipient),
                 status.acknowledged[ack.recipient] == .some(nil)

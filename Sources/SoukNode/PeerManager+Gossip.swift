@@ -7,6 +7,11 @@ import SoukWire
 extension PeerManager {
     /// A locally published object: gossip it.
     public func published(_ object: VerifiedObject) {
+        guard object.kind.propagation == .gossip else {
+            // Addressed objects (trades, chat) were queued for their recipients: send them now.
+            Task { await self.flushOutbox() }
+            return
+        }
         let id = object.id
         recentEnvelopes.insert(id, object.envelope.bytes)
         recordArrival(id, at: now())

@@ -14,6 +14,12 @@ extension PeerManager {
         var origins: [(id: ObjectID, origin: IngestOrigin)] = []
         for bytes in envelopes {
             let id = Envelope.id(of: bytes)
+            if bytes.count > 1, let kind = ObjectKind(rawValue: bytes[1]), kind.propagation == .addressed {
+                // Addressed kinds travel only in sealed deliveries, never in `objects`.
+                logger.debug("object dropped", metadata: ["object.id": "\(id)", "reason": "addressed kind by gossip"])
+                router.discard(id)
+                continue
+            }
             var origin = IngestOrigin(peerReconciling: scheduler.isReconciling(key))
             origin.grafted = peers[key]!.requested.remove(id) != nil
             origin.fetched = peers[key]!.requestedShort.remove(ShortID(id)) != nil

@@ -78,6 +78,12 @@ public actor PeerManager {
     var connectWaiters: [String: [CheckedContinuation<ConnectOutcome, Never>]] = [:]
     /// Deliveries sent and relayed, for their acknowledgements.
     var deliveries = DeliveryBook()
+    /// Trade upkeep and inbox processing run one at a time (`PeerManager+Trades`).
+    var inboxBusy = false
+    var tradeMaintenanceBusy = false
+    var lastTradeMaintenance: Double = 0
+    var lastMailboxPrune: UInt64 = 0
+    var outboxRestored = false
     /// The envelopes of the latest objects stored, which the router pushes next.
     var recentEnvelopes = RecentEnvelopes(capacity: 1_024)
 
@@ -246,6 +252,7 @@ public actor PeerManager {
         }
         sendMessage(.getAddr, to: key)
         if let dialed = peer.dialed { resolveConnect(dialed, .connected(id)) }
+        Task { await self.tradePeerReady(id, key: key) }
         if let start = scheduler.linkReady(key, outbound: peer.direction == .outbound, now: Double(now)) {
             startReconciliation(with: start)
         }

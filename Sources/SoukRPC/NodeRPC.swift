@@ -160,7 +160,7 @@ public struct NodeRPC: Sendable {
                     ]
                 }
             },
-        ] + peerMethods + profileMethods + deliveryMethods
+        ] + peerMethods + profileMethods + deliveryMethods + tradeMethods
     }
 
     /// Maps node errors to JSON-RPC errors; anything else becomes -32603 at the dispatcher.
@@ -199,6 +199,17 @@ public struct NodeRPC: Sendable {
         case .profileNotFound(let id):
             return RPCError(
                 code: RPCError.AppCode.profileNotFound, message: e.description, data: ["node_id": .string(id.hex)])
+        case .tradeNotFound(let id):
+            return RPCError(
+                code: RPCError.AppCode.tradeNotFound, message: e.description, data: ["trade_id": .string(id.hex)])
+        case .arbiterNotFound(let id):
+            return RPCError(
+                code: RPCError.AppCode.arbiterNotFound, message: e.description, data: ["node_id": .string(id.hex)])
+        case .tradeActionRefused:
+            return RPCError(code: RPCError.AppCode.tradeActionRefused, message: e.description)
+        case .alreadySignedOther(let id):
+            return RPCError(
+                code: RPCError.AppCode.alreadySignedOther, message: e.description, data: ["trade_id": .string(id.hex)])
         default:
             return RPCError(code: RPCError.AppCode.nodeError, message: e.description)
         }

@@ -45,6 +45,12 @@ public struct RPCError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let peerNotFound = -32007
         public static let profileNotFound = -32008
         public static let deliveryNotFound = -32009
+        public static let tradeNotFound = -32010
+        public static let arbiterNotFound = -32011
+        /// The trade's state or the caller's role does not allow the step.
+        public static let tradeActionRefused = -32012
+        /// This node signed another resolution for the trade and never signs a second one.
+        public static let alreadySignedOther = -32013
     }
 
     public var json: JSONValue {

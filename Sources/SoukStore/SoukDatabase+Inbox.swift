@@ -39,18 +39,54 @@ extension SoukDatabase {
 
     public enum InboxOutcome: Sendable, Equatable { case stored, duplicate, conflict, full }
 
+    /// Sealed deliveries not yet opened and applied by the node, oldest first.
+    public func unprocessedInbox(limit: Int = 200) throws -> [InboxItem] {
+        try writer.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM inbox WHERE processed = 0 ORDER BY received_at, delivery_id LIMIT ?",
+                arguments: [limit]
+            ).map(Self.inboxItem)
+        }
+    }
+
+    /// Marks a delivery opened and applied (its objects stored, or refused for good).
+    public func markInboxProcessed(_ deliveryID: [UInt8]) throws {
+        try writer.write { db in
+            try db.execute(sql: "UPDATE inbox SET processed = 1 WHERE delivery_id = ?", arguments: [deliveryID.data])
+        }
+    }
+
+    /// Removes a delivery whose content now lives in the store (a trade bundle, applied): a resend
+    /// of it is stored and acknowledged again, and applying it again changes nothing.
+    public func removeInbox(_ deliveryID: [UInt8]) throws {
+        try writer.write { db in
+            try db.execute(sql: "DELETE FROM inbox WHERE delivery_id = ?", arguments: [deliveryID.data])
+        }
+    }
+
+    /// Forgets deliveries past their expiry (bundles that never became applicable among them).
+    @discardableResult
+    public func pruneInbox(now: UInt64) throws -> Int {
+        try writer.write { db in
+            try db.execute(sql: "DELETE FROM inbox WHERE expires_at <= ?", arguments: [Int64(clamping: now)])
+            return db.changesCount
+        }
+    }
+
+    static func inboxItem(_ row: Row) -> InboxItem {
+        InboxItem(
+            deliveryID: (row["delivery_id"] as Data).bytes, bodyHash: (row["body_hash"] as Data).bytes,
+            body: (row["body"] as Data).bytes, expiresAt: UInt64(row["expires_at"] as Int64),
+            receivedAt: UInt64(row["received_at"] as Int64))
+    }
+
     /// Sealed deliveries held, newest first.
     public func inbox(limit: Int = 100) throws -> [InboxItem] {
         try writer.read { db in
             try Row.fetchAll(
                 db, sql: "SELECT * FROM inbox ORDER BY received_at DESC, delivery_id LIMIT ?", arguments: [limit]
             )
-            .map {
-                InboxItem(
-                    deliveryID: ($0["delivery_id"] as Data).bytes, bodyHash: ($0["body_hash"] as Data).bytes,
-                    body: ($0["body"] as Data).bytes, expiresAt: UInt64($0["expires_at"] as Int64),
-                    receivedAt: UInt64($0["received_at"] as Int64))
-            }
+            .map(Self.inboxItem)
         }
     }
 }

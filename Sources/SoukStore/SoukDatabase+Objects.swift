@@ -38,10 +38,13 @@ public struct ObjectQuotas: Sendable, Equatable {
 
     public init(perSigner: [UInt8: Int]) { self.perSigner = perSigner }
 
-    /// 1 000 listings and 1 000 tombstones per seller key, one profile per node key.
+    /// 1 000 listings and 1 000 tombstones per seller key, one profile and one arbiter profile per
+    /// node key, 10 000 orders (other trade steps are bounded per trade) and 20 000 chat messages
+    /// per signer.
     public static let `default` = ObjectQuotas(perSigner: [
         ObjectKind.listing.rawValue: 1_000, ObjectKind.listingRetraction.rawValue: 1_000,
-        ObjectKind.nodeProfile.rawValue: 1,
+        ObjectKind.nodeProfile.rawValue: 1, ObjectKind.arbiterProfile.rawValue: 1,
+        ObjectKind.tradeStep.rawValue: 10_000, ObjectKind.chatMessage.rawValue: 20_000,
     ])
 
     public func limit(_ kind: ObjectKind) -> Int? { perSigner[kind.rawValue] }
@@ -95,6 +98,23 @@ struct ObjectWriter {
         return true
     }
 
+    /// Stores an object kept one per signer in `table` (columns `signer`, `object_id`, `version`):
+    /// a higher version replaces the held one, a first one takes a quota slot.
+    /// - Returns: `.inserted` or `.updated` when stored (the caller then writes its index row),
+    ///   `.stale` or `.quotaExceeded` when not.
+    func storeReplacingOwnVersion(_ version: UInt64, table: String) throws -> ApplyOutcome {
+        let held = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT object_id, version FROM \(table) WHERE signer = ?"),
+            arguments: [object.signer.data])
+        guard let held else {
+            return try store(replacing: [], countsAgainstQuota: true) ? .inserted : quotaExceeded
+        }
+        let heldVersion = UInt64(held["version"] as Int64)
+        guard version > heldVersion else { return .stale(currentVersion: heldVersion) }
+        _ = try store(replacing: [ObjectID(bytes: (held["object_id"] as Data).bytes)], countsAgainstQuota: false)
+        return .updated(fromVersion: heldVersion)
+    }
+
     /// The quota refusal for this object's kind.
     var quotaExceeded: ApplyOutcome { .quotaExceeded(limit: quotas.limit(object.kind) ?? 0) }
 }
@@ -102,7 +122,10 @@ struct ObjectWriter {
 extension SoukDatabase {
     /// The appliers of the kinds this store indexes, by kind byte. A new kind adds one line.
     static let appliers: [UInt8: any ObjectApplier.Type] = {
-        let all: [any ObjectApplier.Type] = [ListingApplier.self, RetractionApplier.self, ProfileApplier.self]
+        let all: [any ObjectApplier.Type] = [
+            ListingApplier.self, RetractionApplier.self, ProfileApplier.self, ArbiterApplier.self,
+            TradeStepApplier.self, ResolutionApplier.self, ChatApplier.self,
+        ]
         return Dictionary(uniqueKeysWithValues: all.map { ($0.kind.rawValue, $0) })
     }()
 
@@ -317,5 +340,17 @@ extension ObjectQuotas {
         q.perSigner[ObjectKind.listing.rawValue] = n
         q.perSigner[ObjectKind.listingRetraction.rawValue] = n
         return q
+    }
+}
+
+extension SoukDatabase {
+    /// The envelope held for an id, of any kind (addressed objects included: for this node's own
+    /// sending, never for serving peers).
+    public func envelope(_ id: ObjectID) throws -> [UInt8]? {
+        try writer.read { db in
+            try Data.fetchOne(
+                db.cachedStatement(sql: "SELECT envelope FROM objects WHERE id = ?"), arguments: [id.bytes.data]
+            )?.bytes
+        }
     }
 }

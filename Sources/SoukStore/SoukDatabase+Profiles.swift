@@ -9,18 +9,8 @@ enum ProfileApplier: ObjectApplier {
 
     static func apply(_ w: ObjectWriter) throws -> ApplyOutcome {
         guard let profile = w.object.payload(as: NodeProfile.self) else { return .rejected(wrongKind(w.object)) }
-        let held = try Row.fetchOne(
-            w.db.cachedStatement(sql: "SELECT object_id, version FROM profiles WHERE signer = ?"),
-            arguments: [w.object.signer.data])
-        var outcome = ApplyOutcome.inserted
-        if let held {
-            let heldVersion = UInt64(held["version"] as Int64)
-            guard profile.version > heldVersion else { return .stale(currentVersion: heldVersion) }
-            _ = try w.store(replacing: [ObjectID(bytes: (held["object_id"] as Data).bytes)], countsAgainstQuota: false)
-            outcome = .updated(fromVersion: heldVersion)
-        } else {
-            guard try w.store(replacing: [], countsAgainstQuota: true) else { return w.quotaExceeded }
-        }
+        let outcome = try w.storeReplacingOwnVersion(profile.version, table: "profiles")
+        guard outcome.changedStore else { return outcome }
         try w.db.cachedStatement(
             sql: """
                 INSERT INTO profiles (signer, object_id, version, display_name, updated_at, expires_at)

@@ -214,6 +214,7 @@ public struct SoukDatabase: Sendable {
                     ) WITHOUT ROWID;
                     """)
         }
+        m.registerMigration("v7-trades") { db in try Self.migrateTrades(db) }
         return m
     }
 }

@@ -82,6 +82,19 @@ struct DaemonCommand: AsyncParsableCommand {
     @Flag(help: "Start in the background and return once the daemon is ready (its log goes to the log file).")
     var detach = false
 
+    @Flag(
+        help:
+            "Serve as an arbiter: acknowledge orders that name this node and sign due default exits (publish terms with `souk arbiter register`)."
+    )
+    var arbiter = false
+
+    @Flag(
+        help: "Offer mailbox service: hold deliveries for nodes that are offline and hand them over when they connect.")
+    var mailbox = false
+
+    @Option(help: "Testnet only: shift this node's clock by SECONDS (negative: behind), to test deadlines and skew.")
+    var clockOffset: Int?
+
     func run() async throws {
         // Trap SIGTERM/SIGINT before anything else: a signal that arrives while the node starts is
         // buffered and shuts it down cleanly as soon as the services run.
@@ -123,9 +136,13 @@ struct DaemonCommand: AsyncParsableCommand {
                 metadata: ["rpc.bind": "\(config.rpcBind)"])
         }
         let assembly: NodeAssembly
+        let offset = Int64(clockOffset ?? 0)
+        let systemClock = MarketNode.systemClock
+        let clock: @Sendable () -> UInt64 = { UInt64(max(0, Int64(systemClock()) + offset)) }
         do {
             assembly = try await NodeAssembly.assemble(
-                config: config, identity: identity, databasePath: dir.databaseFile, networking: !noP2P, logger: logger)
+                config: config, identity: identity, databasePath: dir.databaseFile, networking: !noP2P, clock: clock,
+                logger: logger)
         } catch {
             throw CLIError(error.description)
         }
@@ -278,6 +295,17 @@ struct DaemonCommand: AsyncParsableCommand {
         if let o = outboundTarget { config.outboundTarget = o }
         if noDiscover { config.discover = false }
         if noLocalDiscovery { config.localDiscovery = false }
+        if arbiter { config.arbiter = true }
+        if mailbox { config.mailbox = true }
+        if let clockOffset {
+            guard config.network != .main else {
+                throw CLIError(
+                    "--clock-offset is for testnet only; the main network runs on the real clock", kind: .refused)
+            }
+            guard abs(clockOffset) <= 365 * 86_400 else {
+                throw CLIError("--clock-offset must be within a year, got \(clockOffset)", kind: .refused)
+            }
+        }
         for c in connect {
             guard HostPort(c) != nil else { throw CLIError("--connect must be HOST:PORT, got \"\(c)\"") }
         }

@@ -146,8 +146,8 @@ struct CLIError: Error, CustomStringConvertible {
         }
         let kind: Kind
         switch e.code {
-        case -32001, -32007, -32008, -32009: kind = .notFound
-        case -32602, -32002, -32003, -32004, -32005, -32006: kind = .refused
+        case -32001, -32007, -32008, -32009, -32010, -32011: kind = .notFound
+        case -32602, -32002, -32003, -32004, -32005, -32006, -32012, -32013: kind = .refused
         default: kind = .failed
         }
         self.init(message, kind: kind, rpcCode: e.code)

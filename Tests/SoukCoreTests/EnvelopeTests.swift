@@ -204,9 +204,9 @@ struct EnvelopeTests {
 
     @Test("payloads at the size limits decode at the envelope level")
     func maximumPayloads() throws {
-        let big = [UInt8](repeating: 0x41, count: Envelope.maxPayloadBytes)
+        let big = [UInt8](repeating: 0x41, count: Listing.maxPayloadBytes)
         let env = Envelope(kind: .listing, payload: big, signingKey: Fixture.keyA)
-        #expect(env.bytes.count == Envelope.maxEncodedBytes)
+        #expect(env.bytes.count == 2 + 3 + Listing.maxPayloadBytes + 96)
         let decoded = try Envelope(decoding: env.bytes)
         #expect(decoded.payload == big)
         #expect(decoded.hasValidSignature)
@@ -217,7 +217,18 @@ struct EnvelopeTests {
         let r = Envelope(kind: .listingRetraction, payload: small, signingKey: Fixture.keyA)
         #expect(try Envelope(decoding: r.bytes).payload == small)
 
-        let tooBig = Envelope(kind: .listing, payload: big + [0], signingKey: Fixture.keyA)
+        // One byte over the kind's cap is refused by the kind's limit; past the largest envelope of
+        // any kind, before the kind is even looked at.
+        let overKind = Envelope(kind: .listing, payload: big + [0], signingKey: Fixture.keyA)
+        let kindError = decodingFailure { () throws(DecodingError) in try Envelope(decoding: overKind.bytes) }
+        #expect(kindError == .tooLong(field: "payload", limit: Listing.maxPayloadBytes, actual: big.count + 1))
+        let largest = Envelope(
+            kind: .tradeStep, payload: [UInt8](repeating: 0x41, count: Envelope.maxPayloadBytes),
+            signingKey: Fixture.keyA)
+        #expect(largest.bytes.count == Envelope.maxEncodedBytes)
+        let tooBig = Envelope(
+            kind: .tradeStep, payload: [UInt8](repeating: 0x41, count: Envelope.maxPayloadBytes + 1),
+            signingKey: Fixture.keyA)
         #expect(tooBig.bytes.count == Envelope.maxEncodedBytes + 1)
         let error = decodingFailure { () throws(DecodingError) in try Envelope(decoding: tooBig.bytes) }
         #expect(error == .tooLong(field: "envelope", limit: Envelope.maxEncodedBytes, actual: tooBig.bytes.count))
@@ -225,7 +236,7 @@ struct EnvelopeTests {
 
     @Test(
         "unknown format versions and kinds are refused",
-        arguments: [(UInt8(0x00), UInt8(1)), (0x02, 1), (0xff, 1), (0x01, 0), (0x01, 4), (0x01, 0x7f), (0x01, 0xff)])
+        arguments: [(UInt8(0x00), UInt8(1)), (0x02, 1), (0xff, 1), (0x01, 0), (0x01, 8), (0x01, 0x7f), (0x01, 0xff)])
     func unknownVersionOrKind(version: UInt8, kind: UInt8) {
         let env = envelope
         let bytes = rawEnvelope(

@@ -105,9 +105,11 @@ struct ConfigShowTests {
         #expect(
             Set(shown.settings.keys) == [
                 "network", "rpc-port", "rpc-bind", "rpc-allow-remote", "p2p-port", "p2p-bind", "peer", "bootstrap",
-                "max-inbound", "outbound-target", "ban-seconds", "discover", "local-discovery",
+                "max-inbound", "outbound-target", "ban-seconds", "discover", "local-discovery", "arbiter", "mailbox",
             ], "\(shown.settings.keys.sorted())")
-        #expect(shown.settings["local-discovery"]?.value == "true" && shown.settings["local-discovery"]?.source == "default")
+        #expect(
+            shown.settings["local-discovery"]?.value == "true" && shown.settings["local-discovery"]?.source == "default"
+        )
         let text = try await node.run(["config", "show"])
         #expect(text.succeeded && text.stdout.contains("discover") && text.stdout.contains("default"), "\(text)")
     }

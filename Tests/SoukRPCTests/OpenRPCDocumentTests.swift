@@ -211,7 +211,7 @@ struct OpenRPCDocumentTests {
         let app = [
             RPCError.AppCode.nodeError, RPCError.AppCode.listingNotFound, RPCError.AppCode.listingRetracted,
             RPCError.AppCode.listingExpired, RPCError.AppCode.notSeller, RPCError.AppCode.quotaExceeded,
-            RPCError.AppCode.conflict, -32007, -32008, -32009,
+            RPCError.AppCode.conflict, -32007, -32008, -32009, -32010, -32011, -32012, -32013,
         ]
         #expect(Set(codes) == Set([-32700, -32600, -32601, -32602, -32603] + app))
         for entry in listed {
