@@ -169,8 +169,11 @@ extension MarketNode {
         let state = try trade(tradeID).state
         let role = try myRole(state)
         let parents = try parents(for: type, in: state, role: role, now: now)
+        // Never dated before a step it follows, even when the other party's clock runs ahead.
+        let parentTimes = state.timeline.filter { parents.contains($0.step.id) }.map(\.step.step.createdAt)
         let step = TradeStep(
-            network: network.rawValue, type: type, createdAt: now, tradeID: tradeID, parents: parents, text: text)
+            network: network.rawValue, type: type, createdAt: max(now, parentTimes.max() ?? 0), tradeID: tradeID,
+            parents: parents, text: text)
         _ = try await publishObject(step, to: state.parties.all.filter { $0 != nodeID })
         logger.info("trade step signed", metadata: ["trade.id": "\(tradeID)", "trade.step": "\(type)"])
         return try trade(tradeID)

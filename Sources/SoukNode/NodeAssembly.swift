@@ -50,7 +50,11 @@ public struct NodeAssembly: Sendable {
             PeriodicService.walCheckpointer(database: database, logger: logger),
         ]
         guard networking else { return NodeAssembly(node: node, peers: nil, p2pAddress: nil, services: services) }
-        let peers = PeerManager(node: node, settings: p2pSettings(config), logger: logger)
+        // The peer manager runs on the node's clock (a testnet `--clock-offset` shifts both).
+        let offset = Double(Int64(clock()) - Int64(MarketNode.systemClock()))
+        let system = PeerManager.systemClock
+        let peerClock: @Sendable () -> Double = { system() + offset }
+        let peers = PeerManager(node: node, settings: p2pSettings(config), logger: logger, clock: peerClock)
         do {
             try await peers.bind()
         } catch {

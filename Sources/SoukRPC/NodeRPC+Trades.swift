@@ -463,3 +463,22 @@ extension NodeRPC {
         ]
     }
 }
+
+extension NodeRPC {
+    /// Checks a settlement proof given as JSON text, offline (`souk trade verify-proof FILE`).
+    /// - Returns: what the proof establishes (as `trade.verify_proof` returns it).
+    /// - Throws: `RPCError` naming the first failed check.
+    public static func verifyProof(json bytes: [UInt8]) throws(RPCError) -> JSONValue {
+        guard let value = JSONText.parse(bytes) else {
+            throw .invalidParams("the proof is not valid JSON", reason: "invalid_proof", field: "proof")
+        }
+        let proof = try settlementProof(value)
+        do {
+            return json(try proof.verify())
+        } catch let error as ValidationError {
+            throw .invalidParams(error.message, reason: error.code.rawValue, field: "proof")
+        } catch {
+            throw .internalError("\(error)")
+        }
+    }
+}

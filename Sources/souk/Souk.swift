@@ -16,8 +16,8 @@ struct Souk: AsyncParsableCommand {
         version: "\(SoukVersion.string) (commit \(BuildInfo.commit))",
         subcommands: [
             InitCommand.self, DaemonCommand.self, ListingCommand.self, SearchCommand.self, NodeCommand.self,
-            PeerCommand.self, ProfileCommand.self, ConfigCommand.self, IdentityCommand.self, StopCommand.self,
-            RPCCommand.self,
+            PeerCommand.self, ProfileCommand.self, ArbiterCommand.self, TradeCommand.self, MsgCommand.self,
+            ConfigCommand.self, IdentityCommand.self, StopCommand.self, RPCCommand.self,
         ]
     )
 

@@ -1,7 +1,10 @@
-"""Trades between real `souk daemon` processes (`Specs/trade.md`): an order, the arbiter's
-acknowledgement, payment, fulfilment and settlement, with the arbiter on a node neither party is
-linked to when the trade starts. Each scenario ends with buyer, seller and arbiter agreeing on
-the phase and the resolution."""
+"""Trades between real `souk daemon` processes (`Specs/trade.md`), on one testnet of five nodes
+where the arbiter sits on a node neither party is linked to when a trade starts: the happy path,
+a dispute settled by a split, the default refund (seller never fulfils) and release (buyer
+silent), buyer and seller settling without an offline arbiter, a party killed with -9 mid-trade,
+the buyer offline when the seller fulfils (through its mailbox), a step lost at the buyer repaired
+by resync, and a seller whose clock runs 5 minutes ahead. Each ends with buyer, seller and arbiter
+agreeing on the phase and the resolution. Deadlines are seconds long (testnet allows that)."""
 
 from __future__ import annotations
 
@@ -35,8 +38,9 @@ def wait_phase(nodes, trade_id, want, timeout=30):
 
 @pytest.fixture
 def market(cluster):
-    """r is a hub; buyer b, seller s and x link to r; the arbiter a links only to x."""
-    r = cluster.start("r")
+    """r is a hub offering mailbox service; buyer b, seller s and x link to r; the arbiter a links
+    only to x. The buyer's profile names r as its mailbox."""
+    r = cluster.start("r", extra=("--mailbox",))
     b = cluster.start("b", connect=(r.p2p,))
     s = cluster.start("s", connect=(r.p2p,))
     x = cluster.start("x", connect=(r.p2p,))
@@ -45,10 +49,11 @@ def market(cluster):
                                "currencies": [{"currency": "EUR", "min_fee": "1.00"}]})
     a.rpc("profile.set", {"display_name": "Arbiter node", "addresses": [a.p2p]})
     s.rpc("profile.set", {"display_name": "Seller", "addresses": [s.p2p], "arbiters": [a.node_id]})
-    b.rpc("profile.set", {"display_name": "Buyer", "addresses": [b.p2p]})
+    b.rpc("profile.set", {"display_name": "Buyer", "addresses": [b.p2p], "mailboxes": [r.node_id]})
     listing = s.create_listing("Vintage road bicycle", price="120.00", currency="EUR", category="bikes")
     wait_until(lambda: b.rpc("arbiter.list")["items"] and _has_listing(b, listing["listing_id"])
-               and _has_profile(b, s.node_id), 30, what="the buyer knows the listing, the seller and the arbiter")
+               and _has_profile(b, s.node_id) and _has_profile(s, b.node_id), 30,
+               what="the buyer knows the listing, the seller and the arbiter; the seller knows the buyer")
     return {"r": r, "b": b, "s": s, "x": x, "a": a, "listing": listing}
 
 
@@ -93,3 +98,209 @@ def test_happy_path_settles_at_all_three(market):
     proof = s.rpc("trade.proof", {"trade_id": tid})
     checked = market["r"].rpc("trade.verify_proof", {"proof": proof})
     assert checked["valid"] and checked["trade_id"] == tid
+
+
+def settlement_everywhere(nodes, tid, timeout=30):
+    """Waits until every node sees the trade settled, and returns the one resolution they agree on."""
+    wait_phase(nodes, tid, "settled", timeout)
+    res = [trade_of(n, tid)["settlement"] for n in nodes]
+    assert all(r == res[0] for r in res), res
+    return res[0]
+
+
+def order_and_ack(market, deadlines=None, quantity=1):
+    b, s, a = market["b"], market["s"], market["a"]
+    tid = b.rpc("trade.order", {"listing_id": market["listing"]["listing_id"], "rail": "bank transfer",
+                                "quantity": quantity, "deadlines": deadlines or SHORT})["trade_id"]
+    wait_until(lambda: phase(s, tid) == "ordered", 20, what="the seller has the order")
+    s.rpc("trade.accept", {"trade_id": tid})
+    wait_phase([b, s, a], tid, "arbiter_acknowledged")
+    return tid
+
+
+def test_dispute_is_settled_by_a_split(market):
+    b, s, a = market["b"], market["s"], market["a"]
+    tid = order_and_ack(market)
+    b.rpc("trade.pay", {"trade_id": tid, "reference": "IBAN transfer 42"})
+    s.rpc("trade.fulfil", {"trade_id": tid, "details": "DHL 00340434"})
+    wait_phase([b, s, a], tid, "fulfilled")
+    b.rpc("trade.dispute", {"trade_id": tid, "evidence": "the frame is cracked"})
+    wait_phase([b, s, a], tid, "disputed")
+    ruling = a.rpc("trade.propose", {"trade_id": tid, "outcome": "split", "buyer_amount": "60.00"})
+    assert ruling["proposals"][0]["signed_by"] == ["arbiter"]
+    wait_until(lambda: trade_of(b, tid)["proposals"], 20, what="the buyer has the ruling")
+    b.rpc("trade.sign", {"trade_id": tid})
+    res = settlement_everywhere([b, s, a], tid)
+    # In a dispute the arbiter's 2 % (of 120.00) is owed: 60.00 to the buyer, the rest to the seller.
+    assert (res["outcome"], res["buyer_amount"], res["seller_amount"], res["arbiter_fee"]) == \
+        ("split", "60.00", "57.60", "2.40"), res
+    assert sorted(res["signed_by"]) == ["arbiter", "buyer"]
+    # The seller, who did not sign, can never sign another resolution of it into a second settlement.
+    with pytest.raises(Exception):
+        s.rpc("trade.propose", {"trade_id": tid, "outcome": "release"})
+
+
+def test_seller_never_fulfils_default_refund(market):
+    b, s, a = market["b"], market["s"], market["a"]
+    tid = order_and_ack(market, dict(SHORT, fulfilment=3))
+    b.rpc("trade.pay", {"trade_id": tid, "reference": "paid"})
+    # Nobody acts: once the fulfilment deadline passes the arbiter signs the refund, the buyer's
+    # node countersigns it (it pays the buyer in full).
+    res = settlement_everywhere([b, s, a], tid, timeout=40)
+    assert res["outcome"] == "refund" and res["buyer_amount"] == "120.00" and res["seller_amount"] == "0.00"
+    assert sorted(res["signed_by"]) == ["arbiter", "buyer"]
+
+
+def test_buyer_silent_default_release(market):
+    b, s, a = market["b"], market["s"], market["a"]
+    tid = order_and_ack(market, dict(SHORT, inspection=3))
+    b.rpc("trade.pay", {"trade_id": tid, "reference": "paid"})
+    wait_phase([s], tid, "payment_claimed")
+    s.rpc("trade.confirm_payment", {"trade_id": tid})
+    s.rpc("trade.fulfil", {"trade_id": tid, "details": "handed over"})
+    res = settlement_everywhere([b, s, a], tid, timeout=40)
+    assert res["outcome"] == "release" and res["seller_amount"] == "120.00"
+    assert sorted(res["signed_by"]) == ["arbiter", "seller"]
+
+
+def test_arbiter_offline_buyer_and_seller_settle_alone(market):
+    b, s, a = market["b"], market["s"], market["a"]
+    tid = order_and_ack(market)
+    a.stop()
+    b.rpc("trade.pay", {"trade_id": tid, "reference": "paid"})
+    s.rpc("trade.fulfil", {"trade_id": tid})
+    wait_phase([b, s], tid, "fulfilled")
+    b.rpc("trade.propose", {"trade_id": tid, "outcome": "split", "buyer_amount": "20.00"})
+    wait_until(lambda: trade_of(s, tid)["proposals"], 20, what="the seller has the proposal")
+    s.rpc("trade.sign", {"trade_id": tid})
+    res = settlement_everywhere([b, s], tid)
+    assert res["outcome"] == "split" and res["buyer_amount"] == "20.00" and res["seller_amount"] == "100.00"
+    # The arbiter comes back and learns the outcome (its resync reaches both parties).
+    a.start(connect=(market["x"].p2p,), extra=("--arbiter",))
+    a.rpc("trade.resync", {"trade_id": tid})
+    assert settlement_everywhere([b, s, a], tid, timeout=40) == res
+
+
+def test_party_killed_mid_trade_and_restarted(market):
+    b, s, a = market["b"], market["s"], market["a"]
+    tid = b.rpc("trade.order", {"listing_id": market["listing"]["listing_id"], "rail": "cash",
+                                "deadlines": SHORT})["trade_id"]
+    wait_until(lambda: phase(s, tid) == "ordered", 20, what="the seller has the order")
+    s.kill()
+    s.start(connect=(market["r"].p2p,))
+    assert phase(s, tid) == "ordered", "the order survived kill -9"
+    s.rpc("trade.accept", {"trade_id": tid})
+    wait_phase([b, s, a], tid, "arbiter_acknowledged")
+    b.kill()
+    b.start(connect=(market["r"].p2p,))
+    b.rpc("trade.pay", {"trade_id": tid})
+    s.rpc("trade.fulfil", {"trade_id": tid})
+    wait_phase([b, s, a], tid, "fulfilled")
+    b.rpc("trade.release", {"trade_id": tid})
+    assert settlement_everywhere([b, s, a], tid)["outcome"] == "release"
+
+
+def test_offline_buyer_gets_the_fulfilment_through_its_mailbox(market):
+    b, s, a, r = market["b"], market["s"], market["a"], market["r"]
+    tid = order_and_ack(market)
+    b.rpc("trade.pay", {"trade_id": tid})
+    wait_phase([s], tid, "payment_claimed")
+    b.stop()
+    fulfil = s.rpc("trade.fulfil", {"trade_id": tid, "details": "left with the neighbour"})
+    step = [x for x in fulfil["steps"] if x["type"] == "fulfil"][0]
+    # The mailbox holds it for the buyer (the seller is not linked to the buyer now).
+    wait_until(lambda: r.rpc("node.info") and _mail_held(r), 20, what="the mailbox holds mail for the buyer")
+    assert step["delivered_to"][b.node_id] is None, "not delivered while the buyer is away"
+    b.start(connect=(r.p2p,))
+    wait_phase([b, s, a], tid, "fulfilled", timeout=40)
+    wait_until(lambda: [x for x in trade_of(s, tid)["steps"] if x["object_id"] == step["object_id"]][0]
+               ["delivered_to"][b.node_id] is not None, 60, what="the buyer acknowledged the fulfilment")
+    b.rpc("trade.release", {"trade_id": tid})
+    settlement_everywhere([b, s, a], tid)
+
+
+def _mail_held(node):
+    import sqlite3
+    db = sqlite3.connect(f"file:{node.datadir}/souk.sqlite?mode=ro", uri=True, timeout=5)
+    try:
+        return db.execute("SELECT COUNT(*) FROM mailbox").fetchone()[0] > 0
+    finally:
+        db.close()
+
+
+def test_a_step_lost_at_the_buyer_is_repaired_by_resync(market):
+    b, s, a = market["b"], market["s"], market["a"]
+    tid = order_and_ack(market)
+    b.rpc("trade.pay", {"trade_id": tid})
+    s.rpc("trade.fulfil", {"trade_id": tid, "details": "sent"})
+    wait_phase([b, s, a], tid, "fulfilled")
+    fulfil_id = [x for x in trade_of(b, tid)["steps"] if x["type"] == "fulfil"][0]["object_id"]
+    # Lose the step at the buyer: its node stops and the rows go (the seller saw it acknowledged).
+    b.stop()
+    import sqlite3
+    db = sqlite3.connect(f"{b.datadir}/souk.sqlite", timeout=5)
+    with db:
+        db.execute("DELETE FROM trade_steps WHERE object_id = ?", (bytes.fromhex(fulfil_id),))
+        db.execute("DELETE FROM objects WHERE id = ?", (bytes.fromhex(fulfil_id),))
+    db.close()
+    b.start(connect=(market["r"].p2p,))
+    assert phase(b, tid) == "payment_claimed", "the buyer lost the fulfilment"
+    b.rpc("trade.resync", {"trade_id": tid})
+    wait_phase([b, s, a], tid, "fulfilled", timeout=40)
+    b.rpc("trade.release", {"trade_id": tid})
+    settlement_everywhere([b, s, a], tid)
+
+
+def test_clocks_five_minutes_apart(cluster):
+    """The seller's clock runs 5 minutes ahead: its steps are accepted (within the 10-minute skew)
+    and the buyer's next steps are dated after them, so nothing is refused."""
+    r = cluster.start("r")
+    a = cluster.start("a", connect=(r.p2p,), extra=("--arbiter",))
+    s = cluster.start("s", connect=(r.p2p,), extra=("--clock-offset", "300"))
+    b = cluster.start("b", connect=(r.p2p,))
+    a.rpc("arbiter.register", {"display_name": "Arb", "currencies": [{"currency": "EUR"}]})
+    s.rpc("profile.set", {"display_name": "Seller", "arbiters": [a.node_id], "addresses": [s.p2p]})
+    listing = s.create_listing("Lamp", price="10.00")
+    wait_until(lambda: b.rpc("arbiter.list")["items"] and _has_listing(b, listing["listing_id"])
+               and _has_profile(b, s.node_id), 30, what="the buyer knows the listing and the arbiter")
+    tid = b.rpc("trade.order", {"listing_id": listing["listing_id"], "rail": "cash", "deadlines": SHORT})["trade_id"]
+    wait_until(lambda: phase(s, tid) == "ordered", 20, what="the seller has the order")
+    s.rpc("trade.accept", {"trade_id": tid})
+    wait_phase([b, s, a], tid, "arbiter_acknowledged")
+    b.rpc("trade.pay", {"trade_id": tid})
+    s.rpc("trade.fulfil", {"trade_id": tid})
+    wait_phase([b, s, a], tid, "fulfilled")
+    b.rpc("trade.release", {"trade_id": tid})
+    assert settlement_everywhere([b, s, a], tid)["outcome"] == "release"
+
+
+def test_refusals_change_nothing(market):
+    b, s, a = market["b"], market["s"], market["a"]
+    tid = order_and_ack(market)
+    for node, method, params, code in [
+        (s, "trade.pay", {"trade_id": tid}, -32012),            # only the buyer pays
+        (b, "trade.accept", {"trade_id": tid}, -32012),         # only the seller accepts
+        (b, "trade.fulfil", {"trade_id": tid}, -32012),
+        (s, "trade.release", {"trade_id": tid}, -32012),        # only the buyer releases
+        (b, "trade.confirm_payment", {"trade_id": tid}, -32012),
+        (b, "trade.expire", {"trade_id": tid}, -32012),         # the deadline has not passed
+        (b, "trade.get", {"trade_id": "00" * 32}, -32010),
+        (b, "trade.get", {"trade_id": "xyz"}, -32602),
+        (b, "trade.propose", {"trade_id": tid, "outcome": "split"}, -32602),
+        (b, "trade.propose", {"trade_id": tid, "outcome": "split", "buyer_amount": "500.00"}, -32602),
+        (b, "trade.propose", {"trade_id": tid, "outcome": "steal"}, -32602),
+        (market["r"], "trade.accept", {"trade_id": tid}, -32010),  # not a party: it does not hold the trade
+        (b, "trade.verify_proof", {"proof": {"format": "souk-settlement-proof/1", "order": "00", "accept": "00",
+                                              "signatures": []}}, -32602),
+    ]:
+        before = phase(node, tid) if method != "trade.get" else None
+        with pytest.raises(Exception) as e:
+            node.rpc(method, params)
+        assert getattr(e.value, "code", None) == code, (method, e.value)
+        if before:
+            assert phase(node, tid) == before
+    # A release after a propose of refund by the same buyer is refused: it never signs two.
+    b.rpc("trade.propose", {"trade_id": tid, "outcome": "refund"})
+    with pytest.raises(Exception) as e:
+        b.rpc("trade.release", {"trade_id": tid})
+    assert getattr(e.value, "code", None) == -32013
