@@ -200,14 +200,17 @@ extension MarketNode {
             throw refuse("only the \(who) may \(type) (this node is the \(role.rawValue))")
         }
         let counted = state.timeline.filter { $0.void == nil }.map(\.step)
-        if counted.contains(where: { $0.step.type == type && $0.author == nodeID && type != .dispute }) {
+        if counted.contains(where: { $0.step.type == type && $0.author == nodeID }) {
             throw refuse("this node already signed a \(type) step for this trade")
         }
         switch type {
-        case .cancel, .decline:
+        case .cancel:
             guard state.paymentClaimedAt == nil else {
-                throw refuse(
-                    "payment was claimed: the trade can no longer be \(type == .cancel ? "cancelled" : "declined")")
+                throw refuse("payment was claimed: the trade can no longer be cancelled")
+            }
+        case .decline:
+            guard state.phase == .ordered else {
+                throw refuse("the order is \(state.phase.rawValue): only an order not yet accepted can be declined")
             }
         case .accept:
             guard state.phase == .ordered else { throw refuse("the order is already \(state.phase.rawValue)") }
@@ -387,7 +390,13 @@ extension MarketNode {
                     tradeID, .arbiterAck, text: "taking over: the primary arbiter's deadline lapsed")
                 return done + ["took over"]
             }
-            guard actingArbiter, autoDefaults, lapsed, let exit = state.dueDefault(now: now) else { return done }
+            // Once the fallback took over it acts alone; and while one is named, an acknowledgement
+            // the primary missed is the fallback's to take over, not a reason to expire the trade.
+            let primaryStandsDown = role == .arbiter && state.fallbackActive
+            guard actingArbiter, !primaryStandsDown, autoDefaults, lapsed, let exit = state.dueDefault(now: now),
+                !(exit == .expire && state.phase == .accepted && state.parties.fallbackArbiter != nil
+                    && role == .arbiter)
+            else { return done }
             switch exit {
             case .expire:
                 _ = try await tradeStep(tradeID, .expire, text: "the deadline passed")

@@ -84,53 +84,70 @@ extension PeerManager {
     /// Opens the sealed deliveries not yet applied: stores their objects (an object waiting for a
     /// parent keeps its delivery for later), keeps an order's private fields, answers digests,
     /// and lets the node act on the trades that changed.
-    func processInbox() async {
+    func processInbox(retryWaiting: Bool = false) async {
         guard !inboxBusy else { return }
         inboxBusy = true
         defer { inboxBusy = false }
-        guard let items = try? node.database.unprocessedInbox(), !items.isEmpty else { return }
+        let fresh = (try? node.database.unprocessedInbox()) ?? []
+        let waiting = retryWaiting ? ((try? node.database.waitingInbox()) ?? []) : []
+        guard !fresh.isEmpty || !waiting.isEmpty else { return }
         var touched: Set<ObjectID> = []
-        for item in items {
+        for (item, isRetry) in fresh.map({ ($0, false) }) + waiting.map({ ($0, true) }) {
             guard let plain = try? node.identity.openSealed(item.body), let bundle = try? TradeBundle(decoding: plain)
             else {
                 // Not a trade bundle (a `delivery.send` body): it stays in the inbox for its reader.
                 try? node.database.markInboxProcessed(item.deliveryID)
                 continue
             }
-            var waiting = false
+            var waits = false
             let admitted = bundle.envelopes.filter(concernsThisNode)
-            if !admitted.isEmpty, let results = try? await node.ingestBatch(admitted) {
-                for r in results {
-                    switch r {
-                    case .applied(.deferred, _): waiting = true
-                    case .applied(let outcome, let object):
-                        if let t = tradeID(of: object) {
-                            touched.insert(t)
-                            // Kept also when the order itself was held already (sent earlier without them).
-                            if outcome == .inserted || outcome == .duplicate, object.kind == .tradeStep,
-                                let order = object.payload(as: TradeStep.self)?.order, !bundle.privateBlob.isEmpty,
-                                let p = try? TradePrivate(decoding: bundle.privateBlob), p.hash == order.privateHash
-                            {
-                                try? node.database.storeTradePrivate(object.id, body: bundle.privateBlob)
-                            }
-                        }
-                        if outcome == .inserted {
+            if !admitted.isEmpty {
+                do {
+                    for r in try await node.ingestBatch(admitted) {
+                        switch r {
+                        case .applied(.deferred, _): waits = true
+                        case .applied(let outcome, let object): received(outcome, object, bundle, &touched)
+                        case .refused(let e):
                             logger.info(
-                                "trade object received",
-                                metadata: ["object.id": "\(object.id)", "object.kind": "\(object.kind)"])
+                                "trade object refused", metadata: ["reason": "\(e.code.rawValue): \(e.message)"])
                         }
-                    case .refused(let e):
-                        logger.info("trade object refused", metadata: ["reason": "\(e.code.rawValue): \(e.message)"])
                     }
+                } catch {
+                    // The store failed: keep the bundle (it was acknowledged) and try again later.
+                    logger.error("storing a trade bundle failed", metadata: ["error": "\(error)"])
+                    waits = true
                 }
             }
-            for d in bundle.digests { answer(d) }
-            // Applied: the objects live in the store now. Waiting: kept, retried later (and
-            // forgotten at its expiry).
-            if !waiting { try? node.database.removeInbox(item.deliveryID) }
+            if !isRetry { for d in bundle.digests { answer(d) } }
+            // Applied: the objects live in the store now. Waiting: retried later, least recently
+            // tried first, and forgotten after a day.
+            if waits {
+                try? node.database.markInboxWaiting(item.deliveryID, now: UInt64(now()))
+            } else {
+                try? node.database.removeInbox(item.deliveryID)
+            }
         }
         for t in touched { await node.tradeAutomation(t) }
         await flushOutbox()
+    }
+
+    private func received(
+        _ outcome: ApplyOutcome, _ object: VerifiedObject, _ bundle: TradeBundle, _ touched: inout Set<ObjectID>
+    ) {
+        if let t = tradeID(of: object) {
+            touched.insert(t)
+            // Kept also when the order itself was held already (sent earlier without them).
+            if outcome == .inserted || outcome == .duplicate, object.kind == .tradeStep,
+                let order = object.payload(as: TradeStep.self)?.order, !bundle.privateBlob.isEmpty,
+                let p = try? TradePrivate(decoding: bundle.privateBlob), p.hash == order.privateHash
+            {
+                try? node.database.storeTradePrivate(object.id, body: bundle.privateBlob)
+            }
+        }
+        if outcome == .inserted {
+            logger.info(
+                "trade object received", metadata: ["object.id": "\(object.id)", "object.kind": "\(object.kind)"])
+        }
     }
 
     /// Only objects this node may hold: trade objects of trades it is a party of (an order naming
@@ -283,7 +300,7 @@ extension PeerManager {
             await node.requeueOwnTradeObjects()
         }
         await flushOutbox()
-        await processInbox()
+        await processInbox(retryWaiting: true)
         _ = await node.tradeTick()
         await flushOutbox()
         let now = UInt64(now())

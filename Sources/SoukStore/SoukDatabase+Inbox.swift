@@ -39,13 +39,33 @@ extension SoukDatabase {
 
     public enum InboxOutcome: Sendable, Equatable { case stored, duplicate, conflict, full }
 
-    /// Sealed deliveries not yet opened and applied by the node, oldest first.
+    /// Sealed deliveries not opened yet, oldest first.
     public func unprocessedInbox(limit: Int = 200) throws -> [InboxItem] {
         try writer.read { db in
             try Row.fetchAll(
                 db, sql: "SELECT * FROM inbox WHERE processed = 0 ORDER BY received_at, delivery_id LIMIT ?",
                 arguments: [limit]
             ).map(Self.inboxItem)
+        }
+    }
+
+    /// Opened deliveries whose objects wait for a parent, least recently tried first (so a heap
+    /// of bundles that never apply cannot starve the others).
+    public func waitingInbox(limit: Int = 50) throws -> [InboxItem] {
+        try writer.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM inbox WHERE processed = 2 ORDER BY tried_at, delivery_id LIMIT ?",
+                arguments: [limit]
+            ).map(Self.inboxItem)
+        }
+    }
+
+    /// Marks an opened delivery as waiting for a parent, tried at `now`.
+    public func markInboxWaiting(_ deliveryID: [UInt8], now: UInt64) throws {
+        try writer.write { db in
+            try db.execute(
+                sql: "UPDATE inbox SET processed = 2, tried_at = ? WHERE delivery_id = ?",
+                arguments: [Int64(now), deliveryID.data])
         }
     }
 
@@ -64,11 +84,17 @@ extension SoukDatabase {
         }
     }
 
-    /// Forgets deliveries past their expiry (bundles that never became applicable among them).
+    /// How long an opened bundle may wait for its parents before it is forgotten (a resync
+    /// brings what is missing far sooner).
+    public static let inboxWaitingLifetime: UInt64 = 24 * 3600
+
+    /// Forgets deliveries past their expiry, and bundles that waited for a parent for a day.
     @discardableResult
     public func pruneInbox(now: UInt64) throws -> Int {
         try writer.write { db in
-            try db.execute(sql: "DELETE FROM inbox WHERE expires_at <= ?", arguments: [Int64(clamping: now)])
+            try db.execute(
+                sql: "DELETE FROM inbox WHERE expires_at <= ? OR (processed = 2 AND received_at <= ?)",
+                arguments: [Int64(clamping: now), Int64(clamping: now) - Int64(Self.inboxWaitingLifetime)])
             return db.changesCount
         }
     }

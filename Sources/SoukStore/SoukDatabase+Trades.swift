@@ -258,7 +258,9 @@ extension SoukDatabase {
                 CREATE INDEX mailbox_recipient ON mailbox(recipient, received_at);
                 CREATE INDEX mailbox_from ON mailbox(from_peer);
                 -- Sealed deliveries opened and applied (trade bundles) are marked processed.
+                -- 0 new, 1 read (not a trade bundle), 2 waiting for a parent (retried by tried_at).
                 ALTER TABLE inbox ADD COLUMN processed INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE inbox ADD COLUMN tried_at INTEGER NOT NULL DEFAULT 0;
                 """)
     }
 

@@ -264,8 +264,8 @@ struct TradeCommand: AsyncParsableCommand {
                 let by = a["deadline"].flatMap { $0 == .null ? nil : " (by \(Output.time($0)))" } ?? ""
                 let action = a["action"]?.stringValue ?? "?"
                 let command =
-                    action == "refund" || action == "release" && role != "buyer"
-                    ? "propose ID \(action)" : "\(action.replacingOccurrences(of: "_", with: "-")) ID"
+                    action == "propose"
+                    ? "propose ID release|refund|split" : "\(action.replacingOccurrences(of: "_", with: "-")) ID"
                 lines.append("  souk trade \(command)  — \(a["note"]?.stringValue ?? "")\(by)")
             }
         }

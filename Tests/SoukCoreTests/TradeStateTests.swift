@@ -44,11 +44,33 @@ struct TradeStateTests {
         let cancel = f.step(.cancel, by: F.buyerKey, at: 210, text: "found another")
         #expect(f.fold([accept, cancel]).phase == .cancelled)
         #expect(f.fold([cancel, accept]).phase == .cancelled)
+        // A cancel signed after the buyer's own payment claim does not count...
         var steps = f.throughFulfilment()
-        steps.append(cancel)
+        let late = f.step(.cancel, by: F.buyerKey, at: 450, text: "changed my mind")
+        steps.append(late)
         let s = f.fold(steps)
-        #expect(s.phase == .fulfilled, "after a payment claim a cancel no longer counts")
-        #expect(s.timeline.first { $0.step.id == cancel.id }?.void != nil)
+        #expect(s.phase == .fulfilled)
+        #expect(s.timeline.first { $0.step.id == late.id }?.void != nil)
+        // ...and a claim signed after a cancel never reopens the cancelled trade.
+        #expect(f.fold(f.throughFulfilment() + [cancel]).phase == .cancelled)
+    }
+
+    /// An expiry closes unpaid trades only, judged at its own time.
+    @Test func anExpiryNeverClosesAPaidFulfilledOrDisputedTrade() {
+        let f = TradeFixture()
+        let steps = f.throughFulfilment()
+        let expire = f.step(.expire, by: F.sellerKey, at: 300 + 10 * F.hour)
+        #expect(f.fold(steps + [expire]).phase == .fulfilled, "payment was claimed before it")
+        // Pay on delivery: fulfilled without a claim; an expiry afterwards does not close it.
+        let noClaim = [steps[0], steps[1], f.step(.fulfil, by: F.sellerKey, at: 350, parents: [steps[1].id])]
+        #expect(f.fold(noClaim + [expire]).phase == .fulfilled)
+        // A claim dated after the expiry does not reopen the expired trade.
+        let lateClaim = f.step(.paymentClaim, by: F.buyerKey, at: 300 + 11 * F.hour, parents: [steps[1].id])
+        #expect(f.fold([steps[0], steps[1], expire, lateClaim]).phase == .expired)
+        // A fallback arbiter that has not taken over cannot expire the trade.
+        let fallbackExpire = f.step(.expire, by: F.fallbackKey, at: 100 + 10 * F.hour)
+        let s = f.fold([fallbackExpire])
+        #expect(s.phase == .ordered && s.timeline.last?.void == "the fallback arbiter had not taken over")
     }
 
     /// A decline counts only while the seller has not accepted: after an accept, payment may follow,
@@ -206,7 +228,8 @@ struct TradeStateTests {
         #expect(due.by == [.buyer] && due.end == F.t0 + 600 + 10 * F.hour)
         #expect(s.dueDefault(now: due.end - 1) == nil)
         #expect(s.dueDefault(now: due.end) == .release)
-        #expect(s.nextActions(for: .seller, now: due.end).contains { $0.name == "release" })
+        #expect(
+            s.nextActions(for: .seller, now: due.end).contains { $0.name == "propose" && $0.note.contains("release") })
         #expect(s.nextActions(for: .buyer, now: due.start).map(\.name).contains("release"))
         let paid = f.fold(Array(steps.prefix(3)))
         #expect(paid.dueDefault(now: F.t0 + 400 + 10 * F.hour) == .refund)

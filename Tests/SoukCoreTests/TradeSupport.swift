@@ -35,13 +35,14 @@ struct TradeFixture {
 
     init(
         network: String = "testnet", quantity: UInt64 = 1, fee: UInt64 = 240, withFallback: Bool = true,
-        deadlines: TradeOrder.Deadlines = TradeFixture.deadlines, nonce: [UInt8] = Array(repeating: 7, count: 16)
+        deadlines: TradeOrder.Deadlines = TradeFixture.deadlines, nonce: [UInt8] = Array(repeating: 7, count: 16),
+        privateHash: [UInt8] = Array(repeating: 0, count: 32)
     ) {
         self.network = network
         let o = TradeOrder(
             listingEnvelope: Self.listingEnvelope.bytes, quantity: quantity, amount: 12_000 * quantity, currency: "EUR",
             seller: Self.seller, arbiter: Self.arbiter, fallbackArbiter: withFallback ? Self.fallback : nil,
-            arbiterFee: fee, rail: "cash", deadlines: deadlines, privateHash: Array(repeating: 0, count: 32),
+            arbiterFee: fee, rail: "cash", deadlines: deadlines, privateHash: privateHash,
             nonce: nonce)
         orderStep = TradeStep(network: network, createdAt: Self.t0 + 100, order: o)
         let e = Envelope(kind: .tradeStep, payload: orderStep.encoded(), signingKey: Self.buyerKey)

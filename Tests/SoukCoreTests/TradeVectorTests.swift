@@ -84,9 +84,11 @@ struct TradeVectorTests {
                 names[i], "Step \(s.step.type) at t0 + \(s.step.createdAt - F.t0) s, parents \(parents).", .tradeStep,
                 s.step.encoded(), keys[i])
         }
-        let cancel = f.step(.cancel, by: F.buyerKey, at: 210, text: "found another")
+        let cancel = f.step(.cancel, by: F.buyerKey, at: 450, text: "found another")
         add(
-            "cancel", "The buyer cancels at t0 + 310 s (counts only while no payment is claimed).", .tradeStep,
+            "cancel",
+            "The buyer cancels at t0 + 450 s: after its own payment claim (t0 + 400 s) it does not count; without a claim it would.",
+            .tradeStep,
             cancel.step.encoded(), F.buyerKey)
         let dispute = f.step(.dispute, by: F.buyerKey, at: 700, parents: [steps[1].id], text: "scratched")
         add("dispute", "The buyer disputes after the fulfilment.", .tradeStep, dispute.step.encoded(), F.buyerKey)
@@ -157,10 +159,13 @@ struct TradeVectorTests {
                 ],
                 phase: "conflict", settlement: nil),
         ]
-        let plain = TradeBundle(
-            envelopes: [f.orderBytes],
-            privateBlob: TradePrivate(salt: Array(repeating: 0x11, count: 16), text: "Musterstrasse 1").encoded
-        ).encoded()!
+        // A bundle carries an order with the private fields its hash names.
+        let privateFields = TradePrivate(salt: Array(repeating: 0x11, count: 16), text: "Musterstrasse 1")
+        let withPrivate = TradeFixture(privateHash: privateFields.hash)
+        add(
+            "order-with-private-fields", "An order whose private_hash names the private fields of the bundle vector.",
+            .tradeStep, withPrivate.orderStep.encoded(), F.buyerKey)
+        let plain = TradeBundle(envelopes: [withPrivate.orderBytes], privateBlob: privateFields.encoded).encoded()!
         let proof = SettlementProof(
             order: f.orderBytes, accept: f.envelope(steps[0], key: F.sellerKey), fallbackAck: nil,
             signatures: [f.resolutionEnvelope(release, F.buyerKey), f.resolutionEnvelope(release, F.sellerKey)])
@@ -179,9 +184,7 @@ struct TradeVectorTests {
             objects: objects,
             bundle: .init(
                 comment: "The order with its private fields, padded to 2^n bytes (at least 256).",
-                envelopes: [Hex.encode(f.orderBytes)],
-                privateBlob: Hex.encode(
-                    TradePrivate(salt: Array(repeating: 0x11, count: 16), text: "Musterstrasse 1").encoded),
+                envelopes: [Hex.encode(withPrivate.orderBytes)], privateBlob: Hex.encode(privateFields.encoded),
                 plaintext: Hex.encode(plain)),
             proof: try Self.proofJSON(proof),
             folds: folds)
@@ -237,6 +240,8 @@ struct TradeVectorTests {
         let bundle = try TradeBundle(decoding: try #require(Hex.decode(file.bundle.plaintext)))
         #expect(bundle.envelopes.map(Hex.encode) == file.bundle.envelopes)
         #expect(Hex.encode(bundle.privateBlob) == file.bundle.privateBlob)
+        let order = try TradeStep(decoding: try Envelope(decoding: bundle.envelopes[0]).payload)
+        #expect(order.order?.privateHash == (try TradePrivate(decoding: bundle.privateBlob)).hash)
         #expect(Hex.decode(file.bundle.plaintext)!.count == 512, "padded to a power of two")
     }
 
@@ -249,7 +254,7 @@ struct TradeVectorTests {
         for o in file.objects {
             let v = try VerifiedObject(bytes: try #require(Hex.decode(o.envelope)), now: F.t0 + 1_000)
             if let s = SignedStep(v) {
-                if s.step.type == .order { order = s } else { steps[v.id.hex] = s }
+                if o.name == "order" { order = s } else if s.step.type != .order { steps[v.id.hex] = s }
             }
             if let r = SignedResolution(v) { resolutions[v.id.hex] = r }
         }

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """testnet/demo: a few Souk nodes gossip listings, an update and a retraction, and a node that was
-offline catches up. Prints what happens in plain words; exits non-zero if anything fails to arrive."""
+offline catches up; then a buyer and the seller trade through an arbiter on a third node (order,
+payment, fulfilment, release, a checked settlement proof) and a second trade goes to a dispute
+settled by a split. Prints what happens in plain words; exits non-zero if anything fails."""
 
 from __future__ import annotations
 
@@ -67,7 +69,7 @@ def main(argv: list[str]) -> int:
             souknet.down()
     if ok:
         say(f"\nDemo finished in {time.time() - t_demo:.0f} s: every listing, the update, the retraction and the "
-            f"catch-up reached every node.")
+            f"catch-up reached every node; one trade settled by release, one dispute by a split.")
         return 0
     return 1
 
@@ -219,7 +221,117 @@ def run_demo(net: Net) -> None:
         raise DemoFailure(f"listing counts differ: expected {expected[0]} active / {expected[1]} retracted, got "
                           + ", ".join(f"{k} {v[0]}/{v[1]}" for k, v in wrong.items()))
     say(f"All {len(nodes)} nodes agree: {expected[0]} active listings, {expected[1]} retracted.")
+
+    run_trades(net, adj, seller, bike, created[2])
     souknet.status()
+
+
+def wait_for(what: str, predicate, timeout: float = WAIT):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except RPCError:
+            pass
+        time.sleep(0.05)
+    raise DemoFailure(f"{what} within {timeout:.0f} s")
+
+
+def phase(node, tid: str) -> str | None:
+    try:
+        return node.rpc("trade.get", {"trade_id": tid})["phase"]
+    except RPCError:
+        return None
+
+
+def run_trades(net: Net, adj, seller, bike: dict, atlas: dict) -> None:
+    """5. A trade through an arbiter, settled by release. 6. A dispute settled by a split."""
+    nodes = net.nodes
+    si = nodes.index(seller)
+    # The arbiter is a node the seller is not linked to; the buyer another one.
+    arbiter = next(n for i, n in enumerate(nodes) if i != si and i not in adj[si])
+    buyer = next(n for n in nodes if n not in (seller, arbiter))
+    say("")
+    say(f"5. A trade. {buyer.name} buys the bicycle; {arbiter.name} arbitrates (the seller is not linked to it).")
+    souknet.stop_node(arbiter)
+    with open(f"{arbiter.datadir}/souk.conf", "a") as conf:
+        conf.write("arbiter = true\n")
+    souknet.start_node(net, arbiter)
+    arbiter.rpc("arbiter.register", {"display_name": "Fair Arbiter", "fee_bps": 200, "response_hours": 24,
+                                     "currencies": [{"currency": "EUR", "min_fee": "0.50"}],
+                                     "terms": "I rule within 3 days, on the evidence both sides send."})
+    arbiter.rpc("profile.set", {"display_name": "Arbiter node", "addresses": [f"127.0.0.1:{arbiter.p2p_port}"]})
+    seller.rpc("profile.set", {"arbiters": [arbiter.node_id]})
+    buyer.rpc("profile.set", {"display_name": "Ben", "addresses": [f"127.0.0.1:{buyer.p2p_port}"]})
+    say(f"    {arbiter.name} publishes its terms (2 %, at least 0.50 EUR, answers within 24 h) and serves as arbiter;")
+    say(f"    the seller's profile now names it as an arbiter it accepts.")
+    wait_for(f"{buyer.name} did not learn of the arbiter and the seller's accepted arbiters",
+             lambda: buyer.rpc("arbiter.list")["items"]
+             and arbiter.node_id in buyer.rpc("profile.get", {"node_id": seller.node_id})["arbiters"])
+    deadlines = {"accept": 600, "arbiter_ack": 600, "payment": 600, "confirmation": 600, "fulfilment": 600,
+                 "inspection": 600, "ruling": 600}
+    t0 = time.time()
+    order = buyer.rpc("trade.order", {"listing_id": bike["listing_id"], "rail": "bank transfer",
+                                      "private_text": "Ben Baker, Veldstraat 12, Ghent", "deadlines": deadlines})
+    tid = order["trade_id"]
+    say(f"    {buyer.name} orders it: trade {tid[:12]}…, {order['amount']} {order['currency']} by bank transfer; "
+        f"the delivery address travels sealed to the seller and the arbiter only.")
+    wait_for("the seller did not receive the order", lambda: phase(seller, tid) == "ordered")
+    got = seller.rpc("trade.get", {"trade_id": tid})
+    say(f"    The seller has the order {(time.time() - t0) * 1000:.0f} ms later, with the address "
+        f"\"{got.get('private_text')}\" (no other node holds it).")
+    seller.rpc("trade.accept", {"trade_id": tid})
+    wait_for("the arbiter did not acknowledge", lambda: all(phase(n, tid) == "arbiter_acknowledged"
+                                                             for n in (buyer, seller, arbiter)))
+    say(f"    The seller accepts; {arbiter.name} acknowledges by itself (no payment before that).")
+    buyer.rpc("trade.pay", {"trade_id": tid, "reference": "transfer ref. SOUK-4711"})
+    wait_for("the seller did not see the payment claim", lambda: phase(seller, tid) == "payment_claimed")
+    seller.rpc("trade.confirm_payment", {"trade_id": tid})
+    seller.rpc("trade.fulfil", {"trade_id": tid, "details": "handed over at the door"})
+    say("    The buyer claims payment (a signed claim, not money); the seller confirms it arrived and hands the bike over.")
+    wait_for("the buyer did not see the fulfilment", lambda: phase(buyer, tid) == "fulfilled")
+    buyer.rpc("trade.release", {"trade_id": tid})
+    wait_for("the trade did not settle at all three", lambda: all(phase(n, tid) == "settled"
+                                                                  for n in (buyer, seller, arbiter)))
+    res = seller.rpc("trade.get", {"trade_id": tid})["settlement"]
+    say(f"    The buyer releases; the seller's node countersigns: settled at all three, "
+        f"{(time.time() - t0):.1f} s after the order — {res['outcome']}, {res['seller_amount']} EUR to the seller "
+        f"(no dispute, so no arbiter fee), signed by {' and '.join(res['signed_by'])}.")
+    proof = seller.rpc("trade.proof", {"trade_id": tid})
+    other = next(n for n in nodes if n not in (seller, buyer, arbiter))
+    check = other.rpc("trade.verify_proof", {"proof": proof})
+    say(f"    The settlement proof ({len(str(proof))} bytes of JSON) checks on {other.name}, which never saw the trade: "
+        f"valid={check['valid']}, no address in it.")
+
+    say("")
+    say(f"6. A dispute. {buyer.name} buys the road atlas; it arrives torn.")
+    t1 = time.time()
+    tid2 = buyer.rpc("trade.order", {"listing_id": atlas["listing_id"], "rail": "cash on pickup",
+                                     "deadlines": deadlines})["trade_id"]
+    wait_for("the seller did not receive the second order", lambda: phase(seller, tid2) == "ordered")
+    seller.rpc("trade.accept", {"trade_id": tid2})
+    wait_for("the arbiter did not acknowledge the second trade",
+             lambda: phase(buyer, tid2) == "arbiter_acknowledged")
+    buyer.rpc("trade.pay", {"trade_id": tid2, "reference": "paid in cash"})
+    wait_for("the seller did not see the claim", lambda: phase(seller, tid2) == "payment_claimed")
+    seller.rpc("trade.fulfil", {"trade_id": tid2, "details": "picked up"})
+    wait_for("the buyer did not see the fulfilment", lambda: phase(buyer, tid2) == "fulfilled")
+    buyer.rpc("trade.dispute", {"trade_id": tid2, "evidence": "pages 40-60 are torn out"})
+    wait_for("the arbiter did not see the dispute", lambda: phase(arbiter, tid2) == "disputed")
+    say("    After pickup the buyer opens a dispute with evidence, sealed to the seller and the arbiter.")
+    arbiter.rpc("trade.propose", {"trade_id": tid2, "outcome": "split", "buyer_amount": "3.00"})
+    say(f"    {arbiter.name} rules: a split, 3.00 EUR back to the buyer.")
+    wait_for("the buyer did not receive the ruling",
+             lambda: buyer.rpc("trade.get", {"trade_id": tid2})["proposals"])
+    buyer.rpc("trade.sign", {"trade_id": tid2})
+    wait_for("the dispute did not settle at all three", lambda: all(phase(n, tid2) == "settled"
+                                                                    for n in (buyer, seller, arbiter)))
+    res2 = buyer.rpc("trade.get", {"trade_id": tid2})["settlement"]
+    say(f"    The buyer signs the ruling: settled {(time.time() - t1):.1f} s after the order — buyer "
+        f"{res2['buyer_amount']}, seller {res2['seller_amount']}, arbiter fee {res2['arbiter_fee']} EUR "
+        f"(signed by {' and '.join(res2['signed_by'])}). The seller's signature was not needed: 2 of 3.")
 
 
 if __name__ == "__main__":

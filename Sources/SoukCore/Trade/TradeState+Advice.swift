@@ -145,9 +145,13 @@ extension TradeState {
             case .ordered, .accepted, .arbiterAcknowledged:
                 add("expire", nil, "the deadline passed: close the trade as expired")
             case .paymentClaimed, .paymentConfirmed:
-                if role == .buyer || isArbiter { add("refund", nil, "the seller did not fulfil in time: refund") }
+                if role == .buyer || isArbiter {
+                    add("propose", nil, "the seller did not fulfil in time: propose a refund (the default exit)")
+                }
             case .fulfilled:
-                if role == .seller || isArbiter { add("release", nil, "the inspection window passed: release") }
+                if role == .seller || isArbiter {
+                    add("propose", nil, "the inspection window passed: propose a release (the default exit)")
+                }
             default: break
             }
         }
@@ -161,7 +165,7 @@ extension TradeState {
             }
         }
         var seen: Set<String> = []
-        return out.filter { seen.insert($0.name + ($0.note.hasPrefix("sign") ? $0.note : "")).inserted }
+        return out.filter { seen.insert($0.name + " " + $0.note).inserted }
     }
 
     /// The default exit an arbiter signs by itself once due (`Specs/trade.md` §7): a refund when the

@@ -192,22 +192,37 @@ public struct TradeState: Sendable, Equatable {
                     : "follows a step that does not count"
             }
         }
-        // A decline counts only if the seller never accepted (then no payment can follow it).
-        let cancelEffective = valid.contains { $0.step.type == .cancel } && claimedAt == nil
+        // What a closing step is judged against is what existed at its own time: a step dated
+        // later never reopens a closed trade.
+        //  - A cancel counts unless the buyer had claimed payment by then (its own claim).
+        //  - A decline counts only if the seller never accepted (then no payment can follow it).
+        //  - An expiry counts once its deadline passed, unless payment was claimed, the goods
+        //    fulfilled or a dispute opened by then (it closes unpaid trades only).
+        func progressed(by time: UInt64, _ types: Set<TradeStep.StepType>) -> Bool {
+            valid.contains { types.contains($0.step.type) && $0.step.createdAt <= time }
+        }
+        func cancelCounts(_ s: SignedStep) -> Bool { !progressed(by: s.step.createdAt, [.paymentClaim]) }
+        func expireCounts(_ s: SignedStep) -> Bool {
+            s.step.createdAt >= expiryDeadline(at: s.step.createdAt)
+                && !progressed(by: s.step.createdAt, [.paymentClaim, .fulfil, .dispute])
+        }
+        let cancelEffective = valid.contains { $0.step.type == .cancel && cancelCounts($0) }
         let declineEffective = valid.contains { $0.step.type == .decline } && acceptedAt == nil
-        let expireEffective =
-            claimedAt == nil
-            && valid.contains { $0.step.type == .expire && $0.step.createdAt >= expiryDeadline(at: $0.step.createdAt) }
+        let expireEffective = valid.contains { $0.step.type == .expire && expireCounts($0) }
         for s in valid {
             switch s.step.type {
-            case .cancel where claimedAt != nil:
-                voidReason[s.id] = "the buyer claimed payment; a cancel no longer counts"
+            case .cancel where !cancelCounts(s):
+                voidReason[s.id] = "the buyer had claimed payment; a cancel no longer counts"
             case .decline where acceptedAt != nil: voidReason[s.id] = "the seller had accepted the order"
-            case .expire where claimedAt != nil: voidReason[s.id] = "payment was claimed"
             case .expire where s.step.createdAt < expiryDeadline(at: s.step.createdAt):
                 voidReason[s.id] = "signed before the deadline it invokes"
+            case .expire where !expireCounts(s):
+                voidReason[s.id] = "payment was claimed, the goods fulfilled or a dispute opened by then"
             default: break
             }
+        }
+        for s in byID.values where s.step.type == .expire && s.author == parties.fallbackArbiter && !isCounted(s.id) {
+            if isStructural(s.id) { voidReason[s.id] = "the fallback arbiter had not taken over" }
         }
 
         // Resolutions: group identical payloads; count distinct roles.
