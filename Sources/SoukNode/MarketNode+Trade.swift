@@ -345,6 +345,8 @@ extension MarketNode {
             let state = stored.state
             guard let role = state.role(of: nodeID) else { return [] }
             let now = now()
+            // Set first: a step this pass signs changes the trade, which makes it due again.
+            try database.setNextCheck(tradeID, at: Self.nextCheck(stored, now: now))
             if let due = state.deadline, !state.phase.isFinal {
                 for (threshold, label) in [(0.5, "50"), (0.9, "90"), (1.0, "passed")]
                 where due.elapsed(now) >= threshold {
@@ -437,11 +439,29 @@ extension MarketNode {
         }
     }
 
-    /// Runs `tradeAutomation` on every open trade (the trade service calls this periodically).
-    public func tradeTick(limit: Int = 2_000) async -> Int {
-        guard let open = try? database.trades(openOnly: true, limit: limit) else { return 0 }
+    /// When the node next needs to look at a trade by itself: the next deadline notice (50 %,
+    /// 90 %, passed), the default exit as the arbiter counts it (from when it received the step
+    /// that started the window), and the stalled mark; a minute from now once all have passed.
+    static func nextCheck(_ stored: StoredTrade, now: UInt64) -> UInt64 {
+        guard let d = stored.state.deadline else { return .max }
+        let w = d.end &- d.start
+        let received = d.startStep.flatMap { stored.receivedAt[$0] } ?? d.start
+        let candidates = [
+            d.start.addingReportingOverflow((w + 1) / 2).partialValue,
+            d.start.addingReportingOverflow((w * 9 + 9) / 10).partialValue, d.end,
+            received.addingReportingOverflow(w).partialValue,
+            d.end.addingReportingOverflow(stored.state.order.deadlines.ruling).partialValue,
+        ]
+        return candidates.filter { $0 > now }.min() ?? now + 60
+    }
+
+    /// Runs `tradeAutomation` on the open trades that are due (a deadline threshold reached, or
+    /// changed since the last look); the trade service calls this every second or two.
+    /// - Returns: how many trades it acted on.
+    public func tradeTick(limit: Int = 500) async -> Int {
+        guard let due = try? database.dueTrades(now: now(), limit: limit) else { return 0 }
         var acted = 0
-        for t in open where !(await tradeAutomation(t.tradeID)).isEmpty { acted += 1 }
+        for id in due where !(await tradeAutomation(id)).isEmpty { acted += 1 }
         return acted
     }
 }

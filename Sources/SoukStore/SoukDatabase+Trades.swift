@@ -182,8 +182,12 @@ extension SoukDatabase {
                     fallback BLOB,
                     created_at INTEGER NOT NULL,
                     phase TEXT NOT NULL,
-                    updated_at INTEGER NOT NULL
+                    updated_at INTEGER NOT NULL,
+                    -- When the node next looks at it by itself (deadline notices, default exits);
+                    -- 0 whenever the trade changes.
+                    next_check INTEGER NOT NULL DEFAULT 0
                 ) WITHOUT ROWID;
+                CREATE INDEX trades_next_check ON trades(next_check);
                 CREATE INDEX trades_updated ON trades(updated_at DESC, trade_id);
                 CREATE TABLE trade_steps (
                     object_id BLOB PRIMARY KEY,
@@ -329,7 +333,7 @@ extension SoukDatabase {
 
     static func refreshPhase(_ tradeID: ObjectID, db: Database, now: UInt64) throws {
         guard let trade = try loadTrade(tradeID, db: db) else { return }
-        try db.cachedStatement(sql: "UPDATE trades SET phase = ?, updated_at = ? WHERE trade_id = ?")
+        try db.cachedStatement(sql: "UPDATE trades SET phase = ?, updated_at = ?, next_check = 0 WHERE trade_id = ?")
             .execute(arguments: [trade.state.phase.rawValue, Int64(now), tradeID.bytes.data])
     }
 
@@ -356,6 +360,29 @@ extension SoukDatabase {
                     createdAt: UInt64(row["created_at"] as Int64), phase: row["phase"],
                     updatedAt: UInt64(row["updated_at"] as Int64))
             }
+        }
+    }
+
+    /// Open trades due for the node's own look (`next_check` reached), soonest first.
+    public func dueTrades(now: UInt64, limit: Int = 500) throws -> [ObjectID] {
+        try writer.read { db in
+            let finals = TradeState.Phase.allCases.filter(\.isFinal).map { "'\($0.rawValue)'" }.joined(separator: ",")
+            return try Data.fetchAll(
+                db,
+                sql: """
+                    SELECT trade_id FROM trades WHERE next_check <= ? AND phase NOT IN (\(finals))
+                    ORDER BY next_check LIMIT ?
+                    """, arguments: [Int64(clamping: now), limit]
+            ).map { ObjectID(bytes: $0.bytes) }
+        }
+    }
+
+    /// When the node should next look at a trade by itself (`UInt64.max`: never).
+    public func setNextCheck(_ tradeID: ObjectID, at time: UInt64) throws {
+        try writer.write { db in
+            try db.execute(
+                sql: "UPDATE trades SET next_check = ? WHERE trade_id = ?",
+                arguments: [Int64(clamping: time), tradeID.bytes.data])
         }
     }
 
