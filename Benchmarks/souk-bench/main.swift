@@ -28,6 +28,8 @@ struct Options {
     var measuredIngest = 10_000
     /// `--make-store PATH`: only write a store of `listings` listings there (for node-level benchmarks).
     var makeStore: String?
+    /// `--reputation`: only the trust score over a generated graph (identities, edges).
+    var reputation: (identities: Int, edges: Int)?
 
     static func parse(_ args: [String]) -> Options {
         var o = Options()
@@ -50,12 +52,16 @@ struct Options {
                 guard i + 1 < args.count else { fail("--make-store needs a path") }
                 o.makeStore = args[i + 1]
                 i += 1
+            case "--reputation":
+                o.reputation = (100_000, 1_000_000)
             case "--quick":
                 o.listings = 3_000
                 o.verifySeconds = 0.5
                 o.searchRuns = 50
             case "-h", "--help":
-                print("usage: souk-bench [--listings N (default 100000)] [--batch N] [--quick] [--make-store PATH]")
+                print(
+                    "usage: souk-bench [--listings N (default 100000)] [--batch N] [--quick] [--make-store PATH] [--reputation]"
+                )
                 exit(0)
             default:
                 fail("unknown option \(args[i]); try --help")
@@ -458,10 +464,68 @@ func makeStore(at path: String, listings n: Int) throws {
     print("souk-bench: node.info's store reads: \(format((clock.now - t0).seconds / Double(runs) * 1e6, 1)) µs each")
 }
 
+/// The personal trust score of one viewer over a generated graph (`Specs/reputation.md` §5):
+/// `identities` nodes, `edges` review edges (pairs reviewed once to a few times), each node's
+/// out-degree varying; prints the time to build the graph, to compute the viewer's trust, to score
+/// one subject with explanation, and the resident memory.
+func reputationBench(identities: Int, edges: Int) {
+    let clock = ContinuousClock()
+    var rng = SplitMix64(seed: 7)
+    func key(_ n: Int) -> NodeID {
+        var b = [UInt8](repeating: 0x5a, count: 32)
+        withUnsafeBytes(of: UInt64(n).bigEndian) { for (i, x) in $0.enumerated() { b[24 + i] = x } }
+        return NodeID(publicKey: b)!
+    }
+    let keys = (0..<identities).map(key)
+    var reviews: [(author: NodeID, subject: NodeID, rating: Int)] = []
+    reviews.reserveCapacity(edges)
+    for _ in 0..<edges {
+        let a = Int(rng.next() % UInt64(identities))
+        // Mostly local trading (nearby ids), some far: a graph with neighbourhoods.
+        let near = rng.next() % 4 != 0
+        let s = near ? (a + 1 + Int(rng.next() % 50)) % identities : Int(rng.next() % UInt64(identities))
+        reviews.append((keys[a], keys[s], 1 + Int(rng.next() % 5)))
+    }
+    let t0 = clock.now
+    let graph = TrustGraph.build(reviews: reviews, vouches: [])
+    let built = clock.now - t0
+    let t1 = clock.now
+    let trust = TrustScore.trust(viewer: keys[0], graph: graph)
+    let computed = clock.now - t1
+    let subject = keys[25]
+    let about = reviews.enumerated().filter { $0.element.subject == subject }.map {
+        (
+            entryID: ObjectID(bytes: [UInt8](repeating: UInt8(truncatingIfNeeded: $0.offset), count: 32)),
+            author: $0.element.author, rating: $0.element.rating
+        )
+    }
+    let t2 = clock.now
+    let score = TrustScore.score(reviews: about, trust: trust)
+    for c in score.counted.prefix(20) { _ = TrustScore.path(from: keys[0], to: c.author, graph: graph) }
+    let explained = clock.now - t2
+    let rss =
+        (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8))?.split(separator: "\n")
+        .first { $0.hasPrefix("VmRSS") }.map(String.init) ?? "VmRSS: ?"
+    print("souk-bench reputation: \(identities) identities, \(edges) review edges (\(graph.edgeCount) distinct pairs)")
+    print("  build the graph:        \(format(built.seconds * 1000, 1)) ms")
+    print(
+        "  one viewer's trust (\(TrustScore.iterations) steps): \(format(computed.seconds * 1000, 1)) ms, \(trust.count) identities reached"
+    )
+    print("  score + explain one subject (\(about.count) reviews, 20 paths): \(format(explained.seconds * 1000, 1)) ms")
+    print("  memory: \(rss.replacingOccurrences(of: "\t", with: " "))")
+    #if DEBUG
+        print("WARNING: debug build; use `swift run -c release souk-bench --reputation` for meaningful figures")
+    #endif
+}
+
 func run() throws {
     let options = Options.parse(Array(CommandLine.arguments.dropFirst()))
     if let path = options.makeStore {
         try makeStore(at: path, listings: options.listings)
+        return
+    }
+    if let r = options.reputation {
+        reputationBench(identities: r.identities, edges: r.edges)
         return
     }
     let now = UInt64(Date().timeIntervalSince1970)

@@ -13,7 +13,7 @@ public import SoukCrypto
 public struct Envelope: Sendable, Equatable {
     public static let formatVersion: UInt8 = 0x01
     /// Hard cap on any payload; a larger length prefix is refused before reading it.
-    public static let maxPayloadBytes = 24 * 1024
+    public static let maxPayloadBytes = 64 * 1024
     /// The largest possible encoded envelope.
     public static let maxEncodedBytes = 2 + 3 + maxPayloadBytes + Ed25519.publicKeyBytes + Ed25519.signatureBytes
 

@@ -63,6 +63,8 @@ public enum ObjectRegistry {
         TradeStep.self,
         TradeResolution.self,
         ChatMessage.self,
+        LogEntry.self,
+        ForkProof.self,
     ]
 
     private static let byByte: [(any ObjectPayload.Type)?] = {

@@ -28,6 +28,11 @@ public struct ValidationError: Error, Sendable, Equatable, CustomStringConvertib
         case invalidTradeStep = "invalid_trade_step"
         case invalidResolution = "invalid_resolution"
         case invalidMessage = "invalid_message"
+        case invalidLogEntry = "invalid_log_entry"
+        case invalidForkProof = "invalid_fork_proof"
+        /// The author's log forked (two entries at one seq): its later entries are refused, and
+        /// the peer that carried one is not to blame.
+        case forkedLog = "forked_log"
         /// Signed for another network (a testnet trade offered to a main node): never backs anything
         /// here; dropped without blaming the link, which may only have carried it.
         case wrongNetwork = "wrong_network"
@@ -46,7 +51,7 @@ public struct ValidationError: Error, Sendable, Equatable, CustomStringConvertib
     /// `from_the_future`) or a kind from a newer release (`unknown_kind`).
     public var misbehaving: Bool {
         switch code {
-        case .expired, .fromTheFuture, .unknownKind, .wrongNetwork: return false
+        case .expired, .fromTheFuture, .unknownKind, .wrongNetwork, .forkedLog: return false
         default: return true
         }
     }

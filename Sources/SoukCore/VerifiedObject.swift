@@ -45,6 +45,12 @@ public struct VerifiedObject: Sendable, Equatable {
 
     /// Verifies an already decoded envelope: signature, then the kind's decoding and rules.
     public init(envelope: Envelope, now: UInt64) throws(ValidationError) {
+        guard envelope.payload.count <= envelope.kind.maxPayloadBytes else {
+            throw ValidationError(
+                .malformed,
+                "the \(envelope.kind) payload is \(envelope.payload.count) bytes, over its \(envelope.kind.maxPayloadBytes)"
+            )
+        }
         guard envelope.hasValidSignature else {
             throw ValidationError(.badSignature, "signature does not verify for signer \(envelope.signer.hexString)")
         }

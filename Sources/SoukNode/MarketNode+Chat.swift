@@ -13,8 +13,12 @@ extension MarketNode {
     /// - Returns: the stored message and warnings for the sender (contact details: warned, never blocked).
     public func sendChat(_ target: ChatTarget, text: String) async throws -> (StoredMessage, warnings: [String]) {
         let (conversation, recipients) = try chatRoute(target)
+        // Ordered per conversation by (created_at, id): a message is dated after every message of
+        // the conversation this node holds, so an answer never sorts before what it answers.
+        let latest = try database.messages(conversation: conversation, limit: 1).last?.message.createdAt ?? 0
         let m = ChatMessage(
-            network: network.rawValue, createdAt: now(), conversation: conversation, recipients: recipients, text: text)
+            network: network.rawValue, createdAt: max(now(), latest + 1), conversation: conversation,
+            recipients: recipients, text: text)
         do { _ = try ChatMessage(decoding: m.encoded()) } catch { throw NodeError.invalid(error) }
         let object = try await publishObject(m, to: recipients)
         let stored = StoredMessage(id: object.id, sender: nodeID, message: m, envelope: object.envelope.bytes)

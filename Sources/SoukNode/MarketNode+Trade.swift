@@ -205,8 +205,10 @@ extension MarketNode {
         }
         switch type {
         case .cancel:
-            guard state.paymentClaimedAt == nil else {
-                throw refuse("payment was claimed: the trade can no longer be cancelled")
+            guard state.paymentClaimedAt == nil, state.fulfilledAt == nil, state.disputedAt == nil else {
+                throw refuse(
+                    "payment was claimed, the goods fulfilled or a dispute opened: the trade can no longer be cancelled"
+                )
             }
         case .decline:
             guard state.phase == .ordered else {
@@ -214,9 +216,21 @@ extension MarketNode {
             }
         case .accept:
             guard state.phase == .ordered else { throw refuse("the order is already \(state.phase.rawValue)") }
+            // The seller's accept confirms the arbiters the order names: they must be ones its
+            // profile accepts now.
+            let accepted = (try database.profile(of: nodeID)?.profile.arbiters) ?? []
+            let named = [state.parties.arbiter] + (state.parties.fallbackArbiter.map { [$0] } ?? [])
+            if let stranger = named.first(where: { !accepted.contains($0) }) {
+                throw refuse(
+                    "the order names arbiter \(stranger), which your profile does not accept; decline it, or add the arbiter with `souk profile set --arbiter`"
+                )
+            }
         case .expire:
             guard let due = state.deadline, [.ordered, .accepted, .arbiterAcknowledged].contains(state.phase) else {
                 throw refuse("only an order not yet paid can expire")
+            }
+            if role == .fallbackArbiter, !state.fallbackActive {
+                throw refuse("the fallback arbiter acts only after it took over")
             }
             guard now >= due.end else {
                 throw refuse("the deadline for \(due.awaiting) is \(due.end) (Unix time); it has not passed yet")
@@ -310,6 +324,10 @@ extension MarketNode {
         if role == .fallbackArbiter, !state.fallbackActive {
             throw NodeError.tradeActionRefused(
                 "the fallback arbiter must take over first (acknowledge after the primary arbiter's deadline)")
+        }
+        if role == .arbiter, state.fallbackActive {
+            throw NodeError.tradeActionRefused(
+                "the fallback arbiter took this trade over; the primary arbiter stands down")
         }
         guard r.fits(state.order) else {
             throw NodeError.invalid(

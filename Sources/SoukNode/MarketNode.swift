@@ -21,6 +21,10 @@ public actor MarketNode {
     private var publishHandler: (@Sendable (VerifiedObject) async -> Void)?
     /// This node serves as an arbiter (`souk daemon --arbiter`): it acknowledges orders that name
     /// it and, with `autoDefaults`, signs due default exits by itself.
+    /// Whether the node reconciled with a peer since it started (it then knows its own latest
+    /// log entry, even when restored from an old backup).
+    var logSynced = false
+    var trustCache: TrustCache?
     public private(set) var arbiterMode = false
     public private(set) var autoDefaults = true
 

@@ -44,12 +44,15 @@ public struct NodeAssembly: Sendable {
         do { database = try SoukDatabase.open(path: databasePath) } catch { throw .io("\(error)") }
         let node = MarketNode(
             identity: identity, database: database, network: config.network, clock: clock, logger: logger)
-        await node.setArbiterMode(config.arbiter)
+        await node.setArbiterMode(config.arbiter, autoDefaults: config.arbiterAutoDefaults)
         var services: [any Service] = [
             PeriodicService.expirySweeper(node: node, logger: logger),
             PeriodicService.walCheckpointer(database: database, logger: logger),
         ]
-        guard networking else { return NodeAssembly(node: node, peers: nil, p2pAddress: nil, services: services) }
+        guard networking else {
+            await node.markLogSynced()  // no peers to learn its own log from
+            return NodeAssembly(node: node, peers: nil, p2pAddress: nil, services: services)
+        }
         // The peer manager runs on the node's clock (a testnet `--clock-offset` shifts both).
         let offset = Double(Int64(clock()) - Int64(MarketNode.systemClock()))
         let system = PeerManager.systemClock

@@ -32,7 +32,8 @@ public struct NodeConfig: Sendable, Equatable {
             ("peer", peers.joined(separator: ", ")), ("bootstrap", bootstrap.joined(separator: ", ")),
             ("max-inbound", "\(maxInbound)"), ("outbound-target", "\(outboundTarget)"),
             ("ban-seconds", "\(banSeconds)"), ("discover", "\(discover)"),
-            ("local-discovery", "\(effectiveLocalDiscovery)"), ("arbiter", "\(arbiter)"), ("mailbox", "\(mailbox)"),
+            ("local-discovery", "\(effectiveLocalDiscovery)"), ("arbiter", "\(arbiter)"),
+            ("arbiter-auto-defaults", "\(arbiterAutoDefaults)"), ("mailbox", "\(mailbox)"),
         ]
     }
     public var maxInbound: Int = 64
@@ -46,6 +47,8 @@ public struct NodeConfig: Sendable, Equatable {
     public var localDiscovery: Bool?
     /// Serve as an arbiter: acknowledge orders naming this node, sign due default exits.
     public var arbiter: Bool = false
+    /// As an arbiter, sign a due default exit (refund, release, expiry) without the operator.
+    public var arbiterAutoDefaults: Bool = true
     /// Hold mail for nodes that are not connected (mailbox service).
     public var mailbox: Bool = false
 
@@ -60,7 +63,7 @@ public struct NodeConfig: Sendable, Equatable {
     public static let knownKeys = [
         "network", "rpc-port", "rpc-bind", "rpc-allow-remote", "p2p-port", "p2p-bind", "peer", "bootstrap",
         "max-inbound", "outbound-target", "ban-seconds", "discover", "local-discovery", "arbiter",
-        "mailbox",
+        "arbiter-auto-defaults", "mailbox",
     ]
 
     /// Parses the config text.
@@ -115,11 +118,15 @@ public struct NodeConfig: Sendable, Equatable {
                     throw NodeError.badConfig("\(location): discover must be true or false")
                 }
                 discover = value == "true"
-            case "arbiter", "mailbox":
+            case "arbiter", "mailbox", "arbiter-auto-defaults":
                 guard value == "true" || value == "false" else {
                     throw NodeError.badConfig("\(location): \(key) must be true or false")
                 }
-                if key == "arbiter" { arbiter = value == "true" } else { mailbox = value == "true" }
+                switch key {
+                case "arbiter": arbiter = value == "true"
+                case "mailbox": mailbox = value == "true"
+                default: arbiterAutoDefaults = value == "true"
+                }
             case "local-discovery":
                 guard value == "true" || value == "false" else {
                     throw NodeError.badConfig("\(location): local-discovery must be true or false")

@@ -54,6 +54,9 @@ extension PeerManager {
             case .drop(let reason):
                 logger.debug("object dropped", metadata: ["object.id": "\(id)", "reason": "\(reason)"])
                 router.discard(id)
+                if case .applied(.rejected(let e), _) = result, e.code == .forkedLog {
+                    Task { await self.node.publishForkProofs() }
+                }
             case .wait(let dependency):
                 router.discard(id)
                 let added = deferred.add(id: id, envelope: bytes, from: key, waitingFor: dependency, now: now)

@@ -59,6 +59,7 @@ extension PeerManager {
 
     func finishedReconciliation(with key: Int, now: Double) {
         reconciliationsFinished += 1
+        if reconciliationsFinished == 1 { Task { await node.markLogSynced() } }
         if let id = peers[key]?.nodeID {
             reconciledPeers[id] = now
             logger.debug("reconciled with peer", metadata: ["peer.id": "\(id)"])

@@ -302,6 +302,7 @@ extension PeerManager {
         await flushOutbox()
         await processInbox(retryWaiting: true)
         _ = await node.tradeTick()
+        await node.publishForkProofs()
         await flushOutbox()
         let now = UInt64(now())
         if now >= lastMailboxPrune + 3600 {

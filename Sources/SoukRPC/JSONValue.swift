@@ -71,6 +71,14 @@ public enum JSONValue: Sendable, Equatable, Codable, CustomStringConvertible {
         }
     }
     public var boolValue: Bool? { if case .bool(let b) = self { return b } else { return nil } }
+    /// A number as a Double (integers too).
+    public var doubleValue: Double? {
+        switch self {
+        case .double(let d): return d
+        case .int(let i): return Double(i)
+        default: return nil
+        }
+    }
     public var arrayValue: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
     public var objectValue: [String: JSONValue]? { if case .object(let o) = self { return o } else { return nil } }
 }

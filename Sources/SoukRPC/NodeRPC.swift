@@ -160,7 +160,7 @@ public struct NodeRPC: Sendable {
                     ]
                 }
             },
-        ] + peerMethods + profileMethods + deliveryMethods + tradeMethods
+        ] + peerMethods + profileMethods + deliveryMethods + tradeMethods + reputationMethods
     }
 
     /// Maps node errors to JSON-RPC errors; anything else becomes -32603 at the dispatcher.

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 public import SoukCore
+import SoukCrypto
 
 /// What `apply` did with a verified object. Only `.inserted`, `.updated` and `.retracted`
 /// change the store; those are the outcomes a node relays.
@@ -45,6 +46,7 @@ public struct ObjectQuotas: Sendable, Equatable {
         ObjectKind.listing.rawValue: 1_000, ObjectKind.listingRetraction.rawValue: 1_000,
         ObjectKind.nodeProfile.rawValue: 1, ObjectKind.arbiterProfile.rawValue: 1,
         ObjectKind.tradeStep.rawValue: 10_000, ObjectKind.chatMessage.rawValue: 20_000,
+        ObjectKind.logEntry.rawValue: 100_000,
     ])
 
     public func limit(_ kind: ObjectKind) -> Int? { perSigner[kind.rawValue] }
@@ -124,7 +126,8 @@ extension SoukDatabase {
     static let appliers: [UInt8: any ObjectApplier.Type] = {
         let all: [any ObjectApplier.Type] = [
             ListingApplier.self, RetractionApplier.self, ProfileApplier.self, ArbiterApplier.self,
-            TradeStepApplier.self, ResolutionApplier.self, ChatApplier.self,
+            TradeStepApplier.self, ResolutionApplier.self, ChatApplier.self, LogEntryApplier.self,
+            ForkProofApplier.self,
         ]
         return Dictionary(uniqueKeysWithValues: all.map { ($0.kind.rawValue, $0) })
     }()
@@ -201,14 +204,15 @@ extension SoukDatabase {
     }
 
     /// The envelopes held for these ids that may be served to any peer (gossiped kinds only;
-    /// addressed objects go to their recipients alone). Unknown ids are skipped.
+    /// addressed objects go to their recipients alone). Unknown ids are skipped, and so are rows
+    /// whose bytes no longer hash to their id (changed behind the node's back): never served.
     public func envelopes(_ ids: [ObjectID]) throws -> [(id: ObjectID, envelope: [UInt8])] {
         try writer.read { db in
             try ids.compactMap { id in
                 try Data.fetchOne(
                     db.cachedStatement(sql: "SELECT envelope FROM objects WHERE id = ? AND gossip = 1"),
                     arguments: [id.bytes.data]
-                ).map { (id, $0.bytes) }
+                ).flatMap { Blake2b.hash256($0.bytes) == id.bytes ? (id, $0.bytes) : nil }
             }
         }
     }
@@ -225,7 +229,10 @@ extension SoukDatabase {
                         sql: "SELECT id, envelope FROM objects WHERE id BETWEEN ? AND ? AND gossip = 1"),
                     arguments: [lo, hi])
                 {
-                    out.append((ObjectID(bytes: (row["id"] as Data).bytes), (row["envelope"] as Data).bytes))
+                    let id = (row["id"] as Data).bytes
+                    let bytes = (row["envelope"] as Data).bytes
+                    guard Blake2b.hash256(bytes) == id else { continue }  // changed behind our back
+                    out.append((ObjectID(bytes: id), bytes))
                 }
             }
             return out

@@ -215,6 +215,7 @@ public struct SoukDatabase: Sendable {
                     """)
         }
         m.registerMigration("v7-trades") { db in try Self.migrateTrades(db) }
+        m.registerMigration("v8-reputation") { db in try Self.migrateReputation(db) }
         return m
     }
 }

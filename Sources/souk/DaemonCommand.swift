@@ -92,6 +92,9 @@ struct DaemonCommand: AsyncParsableCommand {
         help: "Offer mailbox service: hold deliveries for nodes that are offline and hand them over when they connect.")
     var mailbox = false
 
+    @Flag(help: "As an arbiter, do not sign due default exits by yourself (souk.conf: arbiter-auto-defaults = false).")
+    var noAutoDefaults = false
+
     @Option(help: "Testnet only: shift this node's clock by SECONDS (negative: behind), to test deadlines and skew.")
     var clockOffset: Int?
 
@@ -297,6 +300,7 @@ struct DaemonCommand: AsyncParsableCommand {
         if noLocalDiscovery { config.localDiscovery = false }
         if arbiter { config.arbiter = true }
         if mailbox { config.mailbox = true }
+        if noAutoDefaults { config.arbiterAutoDefaults = false }
         if let clockOffset {
             guard config.network != .main else {
                 throw CLIError(

@@ -17,6 +17,7 @@ struct Souk: AsyncParsableCommand {
         subcommands: [
             InitCommand.self, DaemonCommand.self, ListingCommand.self, SearchCommand.self, NodeCommand.self,
             PeerCommand.self, ProfileCommand.self, ArbiterCommand.self, TradeCommand.self, MsgCommand.self,
+            ReviewCommand.self, ReputationCommand.self, VouchCommand.self, LogCommand.self,
             ConfigCommand.self, IdentityCommand.self, StopCommand.self, RPCCommand.self,
         ]
     )

@@ -153,7 +153,7 @@ KIND_PROFILE = 3
 KIND_NAMES = {KIND_LISTING: "listing", KIND_RETRACTION: "listing-retraction", KIND_PROFILE: "node-profile"}
 MAX_PAYLOAD = {KIND_LISTING: 16_384, KIND_RETRACTION: 64, KIND_PROFILE: 4_096}  # objects.md §6
 CONDITIONS = ["new", "like-new", "good", "fair", "poor", "for-parts", "n/a"]
-MAX_ENVELOPE = 16_485
+MAX_ENVELOPE = 65_637  # 2 + 3 + 65 536 + 96: objects.md (the cap of any envelope; each kind has its own)
 EARLIEST = 1_577_836_800  # 2020-01-01, objects.md §6.1
 MAX_SKEW = 600  # from_the_future beyond now + 600 s
 

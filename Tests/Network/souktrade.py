@@ -2,17 +2,25 @@
 Specs/objects.md and Specs/wire.md (and checked against Specs/vectors/trade.json).
 
 It covers:
-  * envelopes of every kind 1-7 (objects.md §3, with the 24 677-byte envelope cap of trade.md §1.3);
+  * envelopes of every kind 1-9 (objects.md §3: the 65 637-byte envelope cap, each kind's own
+    payload cap; kinds 8 and 9, reputation's, are decoded and their signatures checked, but their
+    payloads are not specified yet and `verify` raises `NotSpecified` for them);
   * the full listing field rules (objects.md §7.3), needed for the order's embedded listing;
   * kinds 4-7: arbiter profile (§2), trade step with the order body (§3), resolution (§6) and chat
     message (§10): decoding, encoding byte for byte, and every rule with its error code;
   * the structural rules of a step against its order (§3.4) and the store rules of §4 as a
     function (stored / deferred / refused / quota);
   * private fields (§3.7) and the sealed bundle's plaintext with its padding (§9.1), and sealing;
-  * the fold (§5): structural and counted steps, the fallback lapse, cancel/decline/expire,
-    phase precedence, resolution grouping, settlement and equivocators;
-  * the deadline advice and default exits of §7 for a given `now`;
-  * the settlement proof of §11 (writing and verifying).
+  * the fold (§5): structural and counted steps, the fallback lapse, closing steps judged at
+    their own time (cancel/decline/expire), phase precedence, resolution grouping with the signer
+    key kept per role, settlement and equivocators by key (§6.8);
+  * the deadline advice and default exits of §7 for a given `now`, the upkeep times of
+    `trades.next_check` and what an arbiter node's automation signs (§7.3, policy);
+  * the inbox of §9.7 (policy): new / read / waiting items, 50 waiting retried per maintenance
+    round least recently tried first, digests answered on the first opening only, a failed store
+    keeping the bundle, waiting bundles forgotten after 24 h, private blobs kept only when they
+    decode and match the order's hash;
+  * the settlement proof of §11 (writing and verifying, with the document-level `invalid_proof`).
 
 Shared primitives (varint, strings, the strict reader, BLAKE2b, grapheme clusters, white space,
 bidi controls, language tags) come from soukpeer.py. Nothing here imports the Swift code.
@@ -44,15 +52,20 @@ KIND_ARBITER = 4
 KIND_STEP = 5
 KIND_RESOLUTION = 6
 KIND_CHAT = 7
+KIND_LOG_ENTRY = 8  # reputation (Specs/reputation.md, being written): caps and tags only
+KIND_FORK_PROOF = 9
 KIND_NAMES = {
     KIND_LISTING: "listing", KIND_RETRACTION: "listing-retraction", KIND_PROFILE: "node-profile",
     KIND_ARBITER: "arbiter-profile", KIND_STEP: "trade-step", KIND_RESOLUTION: "trade-resolution",
-    KIND_CHAT: "chat-message",
+    KIND_CHAT: "chat-message", KIND_LOG_ENTRY: "log-entry", KIND_FORK_PROOF: "fork-proof",
 }
 MAX_PAYLOAD = {KIND_LISTING: 16_384, KIND_RETRACTION: 64, KIND_PROFILE: 4_096, KIND_ARBITER: 8_192,
-               KIND_STEP: 24_576, KIND_RESOLUTION: 512, KIND_CHAT: 4_608}
-MAX_ENVELOPE = 2 + 3 + 24_576 + 32 + 64  # 24 677
+               KIND_STEP: 24_576, KIND_RESOLUTION: 512, KIND_CHAT: 4_608,
+               KIND_LOG_ENTRY: 24_576, KIND_FORK_PROOF: 2 * (24_576 + 110) + 8}  # objects.md §6
+ENVELOPE_MAX_PAYLOAD = 65_536  # Envelope.maxPayloadBytes, above every kind's cap
+MAX_ENVELOPE = 2 + 3 + ENVELOPE_MAX_PAYLOAD + 32 + 64  # 65 637 (Envelope.maxEncodedBytes)
 MAX_LISTING_ENVELOPE = 2 + 3 + 16_384 + 32 + 64  # 16 485
+MAX_STEP_ENVELOPE = 2 + 3 + 24_576 + 32 + 64  # 24 677
 EARLIEST = sp.EARLIEST
 MAX_SKEW = sp.MAX_SKEW
 MAX_AMOUNT = (1 << 53) - 1
@@ -91,7 +104,7 @@ class Envelope:
 
     @staticmethod
     def decode(data: bytes, kinds: Optional[dict] = None) -> "Envelope":
-        """objects.md §3 decoding; `kinds` maps kind byte -> payload cap (default: kinds 1-7)."""
+        """objects.md §3 decoding; `kinds` maps kind byte -> payload cap (default: kinds 1-9)."""
         kinds = MAX_PAYLOAD if kinds is None else kinds
         data = bytes(data)
         if len(data) > MAX_ENVELOPE:
@@ -117,7 +130,7 @@ class Envelope:
 
 
 def sign(identity: sp.Identity, kind: int, payload: bytes) -> bytes:
-    """A signed envelope of any kind 1-7."""
+    """A signed envelope of any kind 1-9."""
     return Envelope(kind, payload, identity.public, identity.sign(domain_tag(kind) + payload)).encode()
 
 
@@ -408,7 +421,7 @@ REQUIRED_PARENT = {ACCEPT: ORDER, DECLINE: ORDER, CANCEL: ORDER, ARBITER_ACK: AC
                    RECEIVED: FULFIL}
 DEADLINE_NAMES = ("accept", "arbiter_ack", "payment", "confirmation", "fulfilment", "inspection", "ruling")
 MAX_DEADLINE = 15_552_000  # 180 days
-LISTING_BLOB_CAP = 16_494
+LISTING_BLOB_CAP = MAX_LISTING_ENVELOPE  # 16 485: TradeOrder.Limits.listingEnvelopeMaxBytes
 
 
 @dataclass
@@ -686,15 +699,21 @@ class ChatMessage:
         r.end()
         return ChatMessage(network, created, conversation, recipients, text)
 
-    def validate_fields(self, signer: bytes) -> None:
+    def validate_fields(self) -> None:
+        """§10.1 rules checked while decoding: network, distinct recipients, text."""
         bad = "invalid_message"
         if not self.network:
             raise ValidationError(bad, "empty network")
-        if len(set(self.recipients)) != len(self.recipients) or signer in self.recipients:
-            raise ValidationError(bad, "recipients")
+        if len(set(self.recipients)) != len(self.recipients):
+            raise ValidationError(bad, "recipients not distinct")
         t = self.text
         if not 1 <= len(graphemes(t)) <= 2000 or not has_visible(t) or not text_ok(t):
             raise ValidationError(bad, "text")
+
+    def validate_signer(self, signer: bytes) -> None:
+        """No recipient is the signer (checked after the clock)."""
+        if signer in self.recipients:
+            raise ValidationError("invalid_message", "addressed to its own signer")
 
     def validate_time(self, now: Optional[int]) -> None:
         if self.created_at < EARLIEST:
@@ -727,10 +746,16 @@ class Verified:
         return self.env.kind
 
 
+class NotSpecified(Exception):
+    """A verified envelope of a kind whose payload no spec defines yet (kinds 8 and 9, reputation:
+    objects.md §6 gives only their caps and domain tags)."""
+
+
 def verify(data: bytes, now: Optional[int] = None, network: Optional[str] = None) -> Verified:
-    """Verifies an envelope of kinds 1 and 4-7 and returns it decoded, or raises ValidationError
-    with its code. `now=None` skips the clock rules (as a proof verifier does); `network`, when
-    given, is the verifier's own network (wrong_network after verification, §1.4)."""
+    """Verifies an envelope of any kind 1-7 and returns it decoded, or raises ValidationError
+    with its code (NotSpecified for kinds 8 and 9 once their envelope and signature check out).
+    `now=None` skips the clock rules (as a proof verifier does); `network`, when given, is the
+    verifier's own network (wrong_network after verification, §1.4)."""
     try:
         env = Envelope.decode(data)
     except DecodeError as e:
@@ -761,10 +786,18 @@ def verify(data: bytes, now: Optional[int] = None, network: Optional[str] = None
             body.validate_fields()
         elif env.kind == KIND_CHAT:
             body = ChatMessage.decode(env.payload)
-            body.validate_fields(env.signer)
+            body.validate_fields()
             body.validate_time(now)
-        else:
-            raise ValidationError("wrong_kind", f"kind {env.kind} is not handled here")
+            body.validate_signer(env.signer)  # after the clock (trade.md §10.1)
+        elif env.kind in (KIND_RETRACTION, KIND_PROFILE):  # soukpeer's rules for kinds 2 and 3
+            body = (sp.Retraction if env.kind == KIND_RETRACTION else sp.NodeProfile).decode(env.payload)
+            # soukpeer's check always applies the clock; without a clock, judge at a time it passes
+            body.check(now if now is not None else
+                       body.updated_at if env.kind == KIND_PROFILE else max(body.retracted_at, EARLIEST))
+        elif env.kind in (KIND_LOG_ENTRY, KIND_FORK_PROOF):
+            raise NotSpecified(f"kind {env.kind} ({KIND_NAMES[env.kind]}): see Specs/reputation.md")
+        else:  # pragma: no cover - every kind of KIND_NAMES is handled above
+            raise ValidationError("wrong_kind", f"kind {env.kind}")
     except DecodeError as e:
         raise ValidationError(e.code, str(e)) from None
     if network is not None and env.kind in (KIND_STEP, KIND_RESOLUTION, KIND_CHAT) and body.network != network:
@@ -849,15 +882,27 @@ class Store:
         self.objects: dict = {}  # id -> Verified (trade steps and resolutions)
         self.trades: dict = {}  # trade id -> Trade
         self.deferred: dict = {}  # id -> Verified
+        self._retrying = False
 
     def _retry(self):
-        progress = True
-        while progress and self.deferred:
-            progress = False
-            for oid, v in list(self.deferred.items()):
-                del self.deferred[oid]
-                if self.add(v) != "deferred":
-                    progress = True
+        """Checks the deferred objects again until none moves (not re-entrant)."""
+        if self._retrying:
+            return
+        self._retrying = True
+        try:
+            progress = True
+            while progress and self.deferred:
+                progress = False
+                for oid, v in list(self.deferred.items()):
+                    self.deferred.pop(oid, None)
+                    try:
+                        outcome = self.add(v)
+                    except ValidationError:
+                        outcome = "refused"
+                    if outcome != "deferred":
+                        progress = True
+        finally:
+            self._retrying = False
 
     def add(self, v: Verified) -> str:
         if v.id in self.objects:
@@ -934,6 +979,12 @@ class Group:
     def settled(self) -> bool:
         return len(self.signatures) >= 2
 
+    @property
+    def signers(self) -> dict:
+        """Counted role -> the key of the kept signature (§5.6): for `arbiter`, the primary's or
+        the fallback's key, whichever signature has the lower object id."""
+        return {role: v.signer for role, v in self.signatures.items()}
+
 
 @dataclass
 class TradeState:
@@ -946,6 +997,7 @@ class TradeState:
     fallback_active: bool
     times: dict  # step name -> earliest counted created_at
     claimed: bool
+    progressed_times: list  # created_at of every counted payment_claim, fulfil and dispute
     cancel_effective: bool
     decline_effective: bool
     expire_effective: bool
@@ -967,15 +1019,27 @@ class TradeState:
 
     @property
     def equivocators(self) -> list:
-        """§6.8: the roles found in two settled groups."""
-        roles = [r for g in self.settled_groups for r in g.signatures]
-        return sorted({r for r in roles if roles.count(r) >= 2})
+        """§6.8: for every pair of settled groups, the counted roles kept in both whose recorded
+        key is the same in both; in the order buyer, seller, arbiter."""
+        found = set()
+        groups = self.settled_groups
+        for i, a in enumerate(groups):
+            for b in groups[i + 1:]:
+                for role, key in a.signers.items():
+                    if b.signers.get(role) == key:
+                        found.add(role)
+        return [r for r in (BUYER, SELLER, ARBITER) if r in found]
 
     @property
     def equivocating_keys(self) -> list:
-        """The keys that signed two settled groups (not part of the spec; see §6.8)."""
+        """Every key that signed a kept signature in two settled groups, whatever its role there
+        (not part of the spec: a check on §6.8's 'at least one key signed both')."""
         keys = [v.signer for g in self.settled_groups for v in g.signatures.values()]
         return sorted({k for k in keys if keys.count(k) >= 2})
+
+    def progressed(self, t: int) -> bool:
+        """§5.4: some counted payment_claim, fulfil or dispute is dated at or before t."""
+        return any(x <= t for x in self.progressed_times)
 
     @property
     def final(self) -> bool:
@@ -1055,7 +1119,13 @@ def fold(order: Verified, steps: Iterable[Verified], resolutions: Iterable[Verif
 
     claimed = times["payment_claim"] is not None
     accepted = times["accept"] is not None
-    cancel_effective = bool(of(counted, CANCEL)) and not claimed
+    # §5.4: a closing step is judged at its own time.
+    progressed_times = [v.body.created_at for t in (PAYMENT_CLAIM, FULFIL, DISPUTE) for v in of(counted, t)]
+
+    def progressed(t: int) -> bool:
+        return any(x <= t for x in progressed_times)
+
+    cancel_effective = any(not progressed(c.body.created_at) for c in of(counted, CANCEL))
     decline_effective = bool(of(counted, DECLINE)) and not accepted
 
     def expiry_deadline(t: int) -> int:
@@ -1068,8 +1138,8 @@ def fold(order: Verified, steps: Iterable[Verified], resolutions: Iterable[Verif
             return sat_add(acc, d.arbiter_ack)
         return sat_add(trade.created_at, d.accept)
 
-    expire_effective = not claimed and any(e.body.created_at >= expiry_deadline(e.body.created_at)
-                                           for e in of(counted, EXPIRE))
+    expire_effective = any(e.body.created_at >= expiry_deadline(e.body.created_at)
+                           and not progressed(e.body.created_at) for e in of(counted, EXPIRE))
 
     # Resolutions (§5.6).
     groups: dict = {}
@@ -1118,7 +1188,8 @@ def fold(order: Verified, steps: Iterable[Verified], resolutions: Iterable[Verif
         phase = "ordered"
 
     return TradeState(trade, phase, held, structural, counted, lapse, fallback_active, times, claimed,
-                      cancel_effective, decline_effective, expire_effective, ordered_groups, ignored)
+                      progressed_times, cancel_effective, decline_effective, expire_effective, ordered_groups,
+                      ignored)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1186,6 +1257,58 @@ def advice(state: TradeState, now: int) -> Optional[Advice]:
     end = sat_add(start, dur)
     window = (now - start) / (end - start) if end > start else 1.0
     return Advice(p, who, start, end, now >= end, now >= sat_add(end, d.ruling), exit_, by, window, step)
+
+
+def next_check(state: TradeState, now: int, received_at: Optional[int] = None) -> int:
+    """§7.3 `trades.next_check` (MarketNode.nextCheck): the earliest of the 50 % and 90 % notices,
+    the deadline, the arbiter's receipt-based lapse and the stalled mark still after `now`; now + 60
+    once all have passed; 2^64 - 1 (never) in a final phase. `received_at` is when this node stored
+    the step that opened the window (None: its signed time)."""
+    a = advice(state, now)
+    if a is None:
+        return U64
+    w = a.end - a.start
+    received = a.start if received_at is None else received_at
+    times = [sat_add(a.start, (w + 1) // 2), sat_add(a.start, (9 * w + 9) // 10), a.end, sat_add(received, w),
+             sat_add(a.end, state.trade.deadlines.ruling)]
+    later = [t for t in times if t > now]
+    return min(later) if later else now + 60
+
+
+def automation(state: TradeState, role: str, now: int, received_at: Optional[int] = None, *,
+               arbiter_mode: bool = True, auto_defaults: bool = True, takes: bool = True,
+               signed: bool = False) -> Optional[str]:
+    """What a node of `role` signs by itself in one look at a trade (§6.7, §7.3; policy, after the
+    notices): 'countersign <outcome>', 'acknowledge', 'take over', 'expire', 'refund', 'release',
+    or None. `takes`: its own arbiter profile takes the trade (§2.3); `signed`: it recorded a
+    resolution for the trade (§6.6)."""
+    if state.final:
+        return None
+    if not signed:
+        mine = {SELLER: RELEASE, BUYER: REFUND}.get(role)
+        offer = next((g for g in state.proposals if g.resolution.outcome == mine), None)
+        if offer is not None:
+            return "countersign " + OUTCOMES[mine]
+    a = advice(state, now)
+    if not arbiter_mode or role not in (ARBITER, FALLBACK) or a is None:
+        return None
+    lapsed = a.lapsed(now, received_at)
+    if state.phase == "accepted" and role == ARBITER and now < a.end and takes:
+        return "acknowledge"
+    if (role == FALLBACK and not state.fallback_active and state.phase in ("accepted", "disputed") and lapsed
+            and takes):
+        return "take over"
+    acting = role == ARBITER or (role == FALLBACK and state.fallback_active)
+    stands_down = role == ARBITER and state.fallback_active
+    if not acting or stands_down or not auto_defaults or not lapsed or not a.passed:
+        return None
+    exit_ = {"ordered": "expire", "accepted": "expire", "arbiter_acknowledged": "expire",
+             "payment_claimed": "refund", "payment_confirmed": "refund", "fulfilled": "release"}.get(state.phase)
+    if exit_ == "expire" and state.phase == "accepted" and role == ARBITER and state.trade.fallback is not None:
+        return None  # the fallback's to take over, not a reason to close the trade
+    if exit_ in ("refund", "release") and signed:
+        return None
+    return exit_
 
 
 # --------------------------------------------------------------------------------------------
@@ -1297,6 +1420,119 @@ def unseal(body: bytes, identity: sp.Identity) -> bytes:
     return nacl.public.SealedBox(nacl.public.PrivateKey(sk)).decrypt(body)
 
 
+def keeps_private(blob: bytes, order: OrderBody) -> bool:
+    """§3.7, §9.7: a private blob is kept only when it decodes as TradePrivate and its hash is the
+    order's private_hash."""
+    if not blob:
+        return False
+    try:
+        TradePrivate.decode(blob)
+    except DecodeError:
+        return False
+    return blake2b(blob, 32) == order.private_hash
+
+
+# --------------------------------------------------------------------------------------------
+# The inbox (§9.7, policy), over already opened bundles
+# --------------------------------------------------------------------------------------------
+
+INBOX_NEW_PER_PASS = 200
+INBOX_WAITING_PER_PASS = 50
+INBOX_WAITING_LIFETIME = 24 * 3600  # SoukDatabase.inboxWaitingLifetime
+
+
+@dataclass
+class InboxItem:
+    delivery_id: bytes
+    bundle: Optional[Bundle]  # None: the body does not open or decode as a bundle
+    received_at: int
+    expires: int
+    state: str = "new"  # new, read (not a trade bundle), waiting
+    tried_at: int = 0
+
+
+class StoreFailure(Exception):
+    """The database failed while storing a bundle's objects (the bundle stays, waiting)."""
+
+
+class Inbox:
+    """A recipient's inbox: `deliver` stores an item; `process` is one PeerManager.processInbox
+    pass (with `retry_waiting`, as the trade maintenance round runs it); `prune` the hourly pass.
+    `store.add` decides each envelope (§4); `answer(digest)` is called for each digest answered;
+    `fail_store` simulates a database error."""
+
+    def __init__(self, store: "Store", me: bytes):
+        self.store, self.me = store, me
+        self.items: dict = {}  # delivery id -> InboxItem
+        self.private: dict = {}  # trade id -> kept private blob
+        self.answered: list = []  # digests answered, in order
+        self.fail_store = False
+
+    def deliver(self, delivery_id: bytes, bundle: Optional[Bundle], now: int, expires: int) -> None:
+        self.items.setdefault(delivery_id, InboxItem(delivery_id, bundle, now, expires))
+
+    def _concerns(self, v: Verified) -> bool:
+        if v.kind == KIND_STEP and v.body.type == ORDER:
+            return self.me in {x for x in (v.signer, v.body.order.seller, v.body.order.arbiter,
+                                           v.body.order.fallback_arbiter) if x is not None}
+        if v.kind == KIND_CHAT:
+            return self.me in v.body.recipients
+        return v.kind in (KIND_STEP, KIND_RESOLUTION)
+
+    def process(self, now: int, retry_waiting: bool = False) -> list:
+        """One pass; returns the delivery ids opened, in order."""
+        fresh = sorted((i for i in self.items.values() if i.state == "new"),
+                       key=lambda i: (i.received_at, i.delivery_id))[:INBOX_NEW_PER_PASS]
+        waiting = sorted((i for i in self.items.values() if i.state == "waiting"),
+                         key=lambda i: (i.tried_at, i.delivery_id))[:INBOX_WAITING_PER_PASS] if retry_waiting else []
+        opened = []
+        for item, is_retry in [(i, False) for i in fresh] + [(i, True) for i in waiting]:
+            opened.append(item.delivery_id)
+            if item.bundle is None:
+                item.state = "read"
+                continue
+            waits = False
+            admitted = []
+            for raw in item.bundle.envelopes:
+                try:
+                    v = verify(raw, now)
+                except (ValidationError, NotSpecified):
+                    continue  # refused: logged, never punished
+                if v.kind in (KIND_STEP, KIND_RESOLUTION, KIND_CHAT) and self._concerns(v):
+                    admitted.append(v)
+            try:
+                if self.fail_store and admitted:
+                    raise StoreFailure()
+                for v in admitted:
+                    if v.kind == KIND_CHAT:
+                        continue  # chat is stored elsewhere (§10.4)
+                    try:
+                        outcome = self.store.add(v)
+                    except ValidationError:
+                        continue
+                    if outcome == "deferred":
+                        self.store.deferred.pop(v.id, None)  # it waits in the inbox, not in a pool
+                        waits = True
+                    elif (outcome in ("stored", "duplicate") and v.body.type == ORDER
+                          and keeps_private(item.bundle.private, v.body.order)):
+                        self.private.setdefault(v.id, item.bundle.private)
+            except StoreFailure:
+                waits = True
+            if not is_retry:
+                self.answered.extend(item.bundle.digests)
+            if waits:
+                item.state, item.tried_at = "waiting", now
+            else:
+                del self.items[item.delivery_id]
+        return opened
+
+    def prune(self, now: int) -> None:
+        """The hourly pass: expired deliveries, and waiting bundles received 24 h ago or more."""
+        for did, i in list(self.items.items()):
+            if i.expires <= now or (i.state == "waiting" and i.received_at <= now - INBOX_WAITING_LIFETIME):
+                del self.items[did]
+
+
 # --------------------------------------------------------------------------------------------
 # Settlement proof (§11)
 # --------------------------------------------------------------------------------------------
@@ -1312,97 +1548,142 @@ class ProofResult:
     roles: list  # counted roles that signed, in the order of the signatures
     listing: Listing
 
+    @property
+    def signed_by(self) -> list:
+        """The result's `resolution.signed_by`: every counted role, buyer, seller, arbiter order."""
+        return [r for r in (BUYER, SELLER, ARBITER) if r in self.roles]
+
+
+_HEX = set("0123456789abcdefABCDEF")
+
+
+def _hex(value) -> Optional[bytes]:
+    """Hex.decode: an even number of hex digits of either case, nothing else; None otherwise."""
+    if not isinstance(value, str) or len(value) % 2 or any(c not in _HEX for c in value):
+        return None
+    return bytes.fromhex(value)
+
+
+def read_proof(proof) -> tuple:
+    """§11.2 'Reading the document' (NodeRPC.settlementProof): returns (order, accept,
+    fallback_ack or None, [signatures]) as bytes, or raises ValidationError('invalid_proof').
+    `proof` is the parsed JSON value; JSON text (str or bytes) is parsed first, as the CLI does."""
+    def bad(msg):
+        raise ValidationError("invalid_proof", msg)
+
+    if isinstance(proof, (str, bytes)):
+        try:
+            proof = json.loads(proof)
+        except ValueError:
+            bad("the proof is not valid JSON")
+    if not isinstance(proof, dict) or proof.get("format") != PROOF_FORMAT:  # 2
+        bad(f'proof.format must be "{PROOF_FORMAT}"')
+    sigs = proof.get("signatures")
+    signatures = []
+    for s in sigs if isinstance(sigs, list) else []:  # 3: missing or not an array -> none
+        b = _hex(s)
+        if b is None:
+            bad("proof.signatures must be hex strings")
+        signatures.append(b)
+    members = []
+    for member in ("order", "accept"):  # 4
+        b = _hex(proof.get(member))
+        if b is None:
+            bad(f"proof.{member} must be hex")
+        members.append(b)
+    fallback = proof.get("fallback_ack")  # 5
+    if fallback is not None:
+        fallback = _hex(fallback)
+        if fallback is None:
+            bad("proof.fallback_ack must be hex")
+    return members[0], members[1], fallback, signatures
+
 
 def verify_proof(proof) -> ProofResult:
-    """SettlementProof.verify (§11.2). `proof` is a dict or JSON text. Raises ValidationError."""
-    if isinstance(proof, (str, bytes)):
-        proof = json.loads(proof)
+    """The RPC's trade.verify_proof: read_proof, then SettlementProof.verify (§11.2). `proof` is a
+    dict or JSON text. Raises ValidationError with the code of the first failed check."""
+    order_raw, accept_raw, fallback_raw, sig_raws = read_proof(proof)
 
-    def fail(msg, code="invalid_resolution"):
-        raise ValidationError(code, "invalid proof: " + msg)
+    def fail(msg):
+        raise ValidationError("invalid_resolution", "invalid proof: " + msg)
 
-    def hexbytes(member):
-        value = proof.get(member)
-        if not isinstance(value, str):
-            fail(f"{member} missing")
-        try:
-            return bytes.fromhex(value)
-        except ValueError:
-            fail(f"{member} is not hex")
-
-    def load(member, data, kind):
+    def open_(member, data) -> Envelope:
         try:
             env = Envelope.decode(data)
-        except DecodeError:
-            fail(f"{member} does not decode")
+        except DecodeError:  # unknown kinds included
+            fail(f"{member} is not an envelope")
         if not env.verify():
-            fail(f"{member} signature")
-        if env.kind != kind:
-            fail(f"{member} is not a {KIND_NAMES[kind]}")
-        try:
-            body = TradeStep.decode(env.payload) if kind == KIND_STEP else Resolution.decode(env.payload)
-        except DecodeError:
-            fail(f"{member} payload does not decode")
-        return Verified(data, env, body)
+            fail(f"{member} has a bad signature")
+        return env
 
-    if proof.get("format") != PROOF_FORMAT:  # 1
-        fail("format")
-    # 2. order
-    order = load("order", hexbytes("order"), KIND_STEP)
-    if order.body.type != ORDER:
-        fail("order is not an order")
-    order.body.validate_time(None)
-    listing = validate_order(order.body, order.signer)
+    def step_of(env) -> TradeStep:
+        try:
+            return TradeStep.decode(env.payload)  # invalid_trade_step propagates with its own code
+        except DecodeError as e:
+            raise ValidationError(e.code, str(e)) from None
+
+    # 1. order
+    env = open_("the order", order_raw)
+    if env.kind != KIND_STEP:
+        fail("the order is not a trade step")
+    step = step_of(env)
+    if step.type != ORDER:
+        fail("the order is not an order")
+    # §3.6 only, with the order's own network and created_at: no clock, no timestamp floor
+    listing = validate_order(step, env.signer)
+    order = Verified(order_raw, env, step)
     trade = Trade(order)
     tid = trade.id
-    # 3. accept
-    accept = load("accept", hexbytes("accept"), KIND_STEP)
-    a: TradeStep = accept.body
-    if (a.type != ACCEPT or accept.signer != trade.seller or a.trade_id != tid or tid not in a.parents
-            or a.network != trade.network):
-        fail("accept")
-    # 4. fallback_ack
-    fallback_ack = None
-    if proof.get("fallback_ack") is not None:
-        fallback_ack = load("fallback_ack", hexbytes("fallback_ack"), KIND_STEP)
-        f: TradeStep = fallback_ack.body
+    # 2. accept
+    env = open_("the accept", accept_raw)
+    if env.kind != KIND_STEP:
+        fail("the accept is not a trade step")
+    a = step_of(env)
+    if (a.type != ACCEPT or env.signer != trade.seller or a.trade_id != tid or tid not in a.parents
+            or a.network != trade.network or a.created_at < trade.created_at):
+        fail("the accept is not the seller's accept of this order")
+    # 3. fallback_ack
+    fallback_active = False
+    if fallback_raw is not None:
+        env = open_("the fallback takeover", fallback_raw)
+        if env.kind != KIND_STEP or trade.fallback is None or env.signer != trade.fallback:
+            fail("the takeover is not signed by the order's fallback arbiter")
+        f = step_of(env)
         earliest = sat_add(a.created_at, min(trade.deadlines.arbiter_ack, trade.deadlines.ruling))
-        if (trade.fallback is None or fallback_ack.signer != trade.fallback or f.type != ARBITER_ACK
-                or f.trade_id != tid or f.created_at < earliest):
-            fail("fallback_ack")
-    # 5. signatures
-    sigs = proof.get("signatures")
-    if not isinstance(sigs, list) or len(sigs) < 2:
-        fail("fewer than two signatures")
-    loaded = []
-    for i, s in enumerate(sigs):
-        if not isinstance(s, str):
-            fail(f"signature {i}")
-        try:
-            data = bytes.fromhex(s)
-        except ValueError:
-            fail(f"signature {i} is not hex")
-        v = load(f"signature {i}", data, KIND_RESOLUTION)
-        v.body.validate_fields()
-        loaded.append(v)
-    if len({v.env.payload for v in loaded}) != 1:
-        fail("signatures over different resolutions")
+        if f.type != ARBITER_ACK or f.trade_id != tid or f.network != trade.network or f.created_at < earliest:
+            fail("the fallback arbiter's takeover is not an acknowledgement after the primary's deadline")
+        fallback_active = True
+    # 4. signatures, each in turn
+    if len(sig_raws) < 2:
+        fail("a settlement needs two signatures")
+    res: Optional[Resolution] = None
+    payload = None
     roles = []
-    for v in loaded:
-        role = trade.role(v.signer)
+    for i, raw in enumerate(sig_raws):
+        env = open_(f"signature {i + 1}", raw)
+        if env.kind != KIND_RESOLUTION:
+            fail(f"signature {i + 1} is not a resolution")
+        try:
+            r = Resolution.decode(env.payload)
+        except DecodeError as e:
+            raise ValidationError(e.code, str(e)) from None
+        r.validate_fields()
+        if payload is not None and env.payload != payload:
+            fail("the signatures are over different resolutions")
+        res, payload = r, env.payload
+        role = trade.role(env.signer)
         if role is None:
-            fail("a signer is not a party")
-        if role == FALLBACK and fallback_ack is None:
-            fail("the fallback arbiter signed without its acknowledgement")
+            fail(f"signature {i + 1} is not by a party of the trade")
+        if role == FALLBACK and not fallback_active:
+            fail("the fallback arbiter signed without a takeover in the proof")
         roles.append(Trade.counted_role(role))
-    res: Resolution = loaded[0].body
-    if res.trade_id != tid or res.network != trade.network:  # 6
+    if res.trade_id != tid or res.network != trade.network:  # 5
         fail("the resolution names another trade or network")
-    if not res.fits(trade.body):  # 7
-        fail("the resolution does not fit the order")
-    if len(set(roles)) < 2:  # 8
-        fail("fewer than two distinct roles")
-    return ProofResult(trade, res, blake2b(loaded[0].env.payload, 32), roles, listing)
+    if not res.fits(trade.body):  # 6
+        fail("the resolution's amounts do not fit the order")
+    if len(set(roles)) < 2:  # 7
+        fail("the two signatures are by the same party")
+    return ProofResult(trade, res, blake2b(payload, 32), roles, listing)
 
 
 def make_proof(state: TradeState) -> dict:

@@ -304,3 +304,85 @@ def test_refusals_change_nothing(market):
     with pytest.raises(Exception) as e:
         b.rpc("trade.release", {"trade_id": tid})
     assert getattr(e.value, "code", None) == -32013
+
+
+def test_chat_about_a_listing_and_a_trade(market):
+    """Messages before an order and within a trade arrive in order; contact details draw a warning
+    (and are still sent); a blocked sender's messages are dropped unread."""
+    b, s = market["b"], market["s"]
+    lid = market["listing"]["listing_id"]
+    sent = b.rpc("msg.send", {"listing_id": lid, "text": "Is it still available?"})
+    assert sent["warnings"] == []
+    wait_until(lambda: s.rpc("msg.list", {"listing_id": lid, "to": b.node_id})["items"], 20,
+               what="the seller has the buyer's question")
+    reply = s.rpc("msg.send", {"listing_id": lid, "to": b.node_id, "text": "Yes! Call me on +49 170 1234567"})
+    assert reply["warnings"] and "phone" in reply["warnings"][0]
+    wait_until(lambda: len(b.rpc("msg.list", {"listing_id": lid})["items"]) == 2, 20, what="the buyer has the reply")
+    texts = [m["text"] for m in b.rpc("msg.list", {"listing_id": lid})["items"]]
+    assert texts == ["Is it still available?", "Yes! Call me on +49 170 1234567"]
+    # In a trade's conversation; then the buyer blocks the seller, whose next message is dropped.
+    tid = order_and_ack(market)
+    s.rpc("msg.send", {"trade_id": tid, "text": "I can hand it over on Tuesday"})
+    wait_until(lambda: b.rpc("msg.list", {"trade_id": tid})["items"], 20, what="trade message arrives")
+    b.rpc("msg.block", {"node_id": s.node_id})
+    s.rpc("msg.send", {"trade_id": tid, "text": "spam spam spam"})
+    time.sleep(3)
+    assert [m["text"] for m in b.rpc("msg.list", {"trade_id": tid})["items"]] == ["I can hand it over on Tuesday"]
+    with pytest.raises(Exception):
+        b.rpc("msg.send", {"text": "no target"})
+
+
+def test_seller_refuses_an_order_naming_an_arbiter_it_does_not_accept(market):
+    b, s, a = market["b"], market["s"], market["a"]
+    x = market["x"]
+    # The seller's profile drops its arbiter: an order placed against the old list cannot be accepted.
+    tid = b.rpc("trade.order", {"listing_id": market["listing"]["listing_id"], "rail": "cash",
+                                "deadlines": SHORT})["trade_id"]
+    wait_until(lambda: phase(s, tid) == "ordered", 20, what="the seller has the order")
+    s.rpc("profile.set", {"arbiters": [x.node_id]})
+    with pytest.raises(Exception) as e:
+        s.rpc("trade.accept", {"trade_id": tid})
+    assert getattr(e.value, "code", None) == -32012 and "does not accept" in str(e.value)
+    s.rpc("trade.decline", {"trade_id": tid, "reason": "I changed arbiters"})
+    wait_phase([b, s, a], tid, "declined")
+
+
+def test_cli_shows_what_to_do_and_checks_proofs_offline(market, tmp_path):
+    """`souk trade show` prints the timeline and what you can do now; `souk trade verify-proof`
+    checks a proof file without a daemon and refuses a tampered one."""
+    import json
+    import subprocess
+    b, s = market["b"], market["s"]
+    tid = order_and_ack(market)
+
+    def souk(node, *args):
+        return subprocess.run([node.binary, "--datadir", node.datadir, *args], capture_output=True, text=True,
+                              timeout=30)
+
+    shown = souk(b, "trade", "show", tid)
+    assert shown.returncode == 0, shown.stderr
+    assert "you are the buyer; phase: arbiter_acknowledged" in shown.stdout
+    assert "what you can do now:" in shown.stdout and "souk trade pay ID" in shown.stdout
+    listed = souk(s, "trade", "list")
+    assert listed.returncode == 0 and tid[:16] in listed.stdout
+    b.rpc("trade.pay", {"trade_id": tid})
+    wait_phase([s], tid, "payment_claimed")
+    s.rpc("trade.fulfil", {"trade_id": tid})
+    wait_phase([b], tid, "fulfilled")
+    b.rpc("trade.release", {"trade_id": tid})
+    wait_phase([b, s], tid, "settled")
+    proof = souk(s, "trade", "proof", tid)
+    assert proof.returncode == 0, proof.stderr
+    path = tmp_path / "proof.json"
+    path.write_text(proof.stdout)
+    ok = subprocess.run([b.binary, "trade", "verify-proof", str(path)], capture_output=True, text=True, timeout=30)
+    assert ok.returncode == 0 and "valid proof" in ok.stdout and "signed by:   buyer and seller" in ok.stdout, ok
+    doc = json.loads(proof.stdout)
+    sig = doc["signatures"][1]
+    doc["signatures"][1] = sig[:-2] + ("00" if sig[-2:] != "00" else "01")
+    path.write_text(json.dumps(doc))
+    bad = subprocess.run([b.binary, "trade", "verify-proof", str(path)], capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 4 and "bad signature" in bad.stderr, bad
+    path.write_text("{not json")
+    bad = subprocess.run([b.binary, "trade", "verify-proof", str(path)], capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 4 and "not valid JSON" in bad.stderr, bad

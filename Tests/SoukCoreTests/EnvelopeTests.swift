@@ -236,7 +236,7 @@ struct EnvelopeTests {
 
     @Test(
         "unknown format versions and kinds are refused",
-        arguments: [(UInt8(0x00), UInt8(1)), (0x02, 1), (0xff, 1), (0x01, 0), (0x01, 8), (0x01, 0x7f), (0x01, 0xff)])
+        arguments: [(UInt8(0x00), UInt8(1)), (0x02, 1), (0xff, 1), (0x01, 0), (0x01, 0x0a), (0x01, 0x7f), (0x01, 0xff)])
     func unknownVersionOrKind(version: UInt8, kind: UInt8) {
         let env = envelope
         let bytes = rawEnvelope(

@@ -29,18 +29,19 @@ struct ObjectModelTests {
 
     @Test("the registry knows every kind once, by byte, with its limits and propagation")
     func registry() {
-        #expect(ObjectRegistry.kinds.map(\.rawValue) == [1, 2, 3, 4, 5, 6, 7])
+        #expect(ObjectRegistry.kinds.map(\.rawValue) == [1, 2, 3, 4, 5, 6, 7, 8, 9])
         #expect(
             ObjectRegistry.kinds.map(\.name) == [
                 "listing", "listing-retraction", "node-profile", "arbiter-profile", "trade-step", "trade-resolution",
-                "chat-message",
+                "chat-message", "log-entry", "fork-proof",
             ])
-        #expect(ObjectKind(rawValue: 3) == .nodeProfile && ObjectKind(rawValue: 8) == nil)
+        #expect(ObjectKind(rawValue: 3) == .nodeProfile && ObjectKind(rawValue: 10) == nil)
         #expect(ObjectKind.nodeProfile.maxPayloadBytes == 4_096)
         // Listings, tombstones and profiles spread to everyone; trade objects and chat only to their parties.
         #expect(
-            ObjectRegistry.kinds.filter { $0.propagation == .gossip }.map(\.rawValue) == [1, 2, 3, 4])
-        #expect(ObjectKind.tradeStep.maxPayloadBytes == Envelope.maxPayloadBytes)
+            ObjectRegistry.kinds.filter { $0.propagation == .gossip }.map(\.rawValue) == [1, 2, 3, 4, 8, 9])
+        #expect(ObjectKind.tradeStep.maxPayloadBytes == 24 * 1024)
+        #expect(ObjectRegistry.kinds.allSatisfy { $0.maxPayloadBytes <= Envelope.maxPayloadBytes })
         #expect(String(decoding: ObjectKind.nodeProfile.domainTag, as: UTF8.self) == "souk/sig/v1/node-profile\0")
     }
 

@@ -51,8 +51,9 @@ struct TradeStateTests {
         let s = f.fold(steps)
         #expect(s.phase == .fulfilled)
         #expect(s.timeline.first { $0.step.id == late.id }?.void != nil)
-        // ...and a claim signed after a cancel never reopens the cancelled trade.
-        #expect(f.fold(f.throughFulfilment() + [cancel]).phase == .cancelled)
+        // ...and a payment claim outweighs a cancel however the cancel is dated: a back-dated
+        // cancel cannot undo a paid trade.
+        #expect(f.fold(f.throughFulfilment() + [cancel]).phase == .fulfilled)
     }
 
     /// An expiry closes unpaid trades only, judged at its own time.
@@ -184,6 +185,24 @@ struct TradeStateTests {
             ])
         #expect(s.phase == .conflict)
         #expect(s.settled.count == 2 && s.equivocators == [.arbiter])
+    }
+
+    /// With the fallback in, the primary's and the fallback's signatures both count for the
+    /// arbiter role: two settlements can then arise without any key signing twice, and the state
+    /// says so (no equivocator) instead of accusing the arbiter.
+    @Test func aConflictAcrossPrimaryAndFallbackAccusesNobody() {
+        let f = TradeFixture()
+        let accept = f.step(.accept, by: F.sellerKey, at: 200)
+        let takeover = f.step(.arbiterAck, by: F.fallbackKey, at: 200 + 10 * F.hour, parents: [accept.id])
+        let release = f.resolution(.release)
+        let refund = f.resolution(.refund)
+        let s = f.fold(
+            [accept, takeover],
+            [
+                f.sign(release, F.buyerKey), f.sign(release, F.arbiterKey), f.sign(refund, F.sellerKey),
+                f.sign(refund, F.fallbackKey),
+            ])
+        #expect(s.phase == .conflict && s.equivocators.isEmpty)
     }
 
     @Test func resolutionsThatDoNotFitTheOrderNeverCount() {

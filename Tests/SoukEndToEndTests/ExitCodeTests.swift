@@ -106,6 +106,7 @@ struct ConfigShowTests {
             Set(shown.settings.keys) == [
                 "network", "rpc-port", "rpc-bind", "rpc-allow-remote", "p2p-port", "p2p-bind", "peer", "bootstrap",
                 "max-inbound", "outbound-target", "ban-seconds", "discover", "local-discovery", "arbiter", "mailbox",
+                "arbiter-auto-defaults",
             ], "\(shown.settings.keys.sorted())")
         #expect(
             shown.settings["local-discovery"]?.value == "true" && shown.settings["local-discovery"]?.source == "default"

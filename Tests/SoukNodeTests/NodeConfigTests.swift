@@ -91,7 +91,7 @@ struct NodeConfigTests {
         "p2p-port": "18001", "p2p-bind": "127.0.0.1", "peer": "127.0.0.1:18002", "bootstrap": "127.0.0.1:18003",
         "max-inbound": "5",
         "outbound-target": "3", "ban-seconds": "600", "discover": "false", "local-discovery": "true",
-        "arbiter": "true", "mailbox": "true",
+        "arbiter": "true", "mailbox": "true", "arbiter-auto-defaults": "false",
     ]
 
     @Test func everyKnownKeyIsAccepted() throws {

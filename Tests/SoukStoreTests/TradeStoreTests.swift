@@ -201,6 +201,39 @@ struct TradeStoreTests {
         let again = try #require(try db.dueOutbox(now: t + 20).first { $0.recipient == seller })
         #expect(again.deliveryID != item.deliveryID && again.body == nil)
     }
+    /// The mailbox holds mail per recipient and per delivering peer within quotas, answers a
+    /// resend with the held ack, and forgets expired mail; acknowledged mail stops counting.
+    @Test func mailboxQuotasAndAcks() throws {
+        let db = try SoukDatabase.inMemory()
+        let alice = NodeID(publicKey: buyer.publicKey)!
+        let relay = NodeID(publicKey: seller.publicKey)!
+        var limits = SoukDatabase.MailboxLimits()
+        limits.perRecipientItems = 2
+        limits.perPeerBytes = 250
+        func hold(_ n: UInt8, bytes: Int = 10, to r: NodeID? = nil) throws -> SoukDatabase.MailboxOutcome {
+            try db.holdMail(
+                deliveryID: Array(repeating: n, count: 16), recipient: r ?? alice, fromPeer: relay,
+                message: Array(repeating: 1, count: bytes), expiresAt: t + 100, now: t, limits: limits)
+        }
+        #expect(try hold(1) == .stored)
+        #expect(try hold(1) == .duplicate)
+        #expect(try hold(2) == .stored)
+        guard case .overQuota = try hold(3) else {
+            Issue.record("a third item for the recipient")
+            return
+        }
+        let other = NodeID(publicKey: arbiter.publicKey)!
+        guard case .overQuota = try hold(4, bytes: 240, to: other) else {
+            Issue.record("the peer's byte share")
+            return
+        }
+        #expect(try db.heldMail(for: alice, now: t).count == 2)
+        try db.recordMailAck(deliveryID: Array(repeating: 1, count: 16), ack: [9, 9])
+        #expect(try db.mail(Array(repeating: 1, count: 16))?.ack == [9, 9])
+        #expect(try db.heldMail(for: alice, now: t).count == 1, "acknowledged mail is not handed over again")
+        #expect(try hold(3) == .stored, "acknowledged mail no longer counts against the quota")
+        #expect(try db.pruneMailbox(now: t + 100) == 3)
+    }
 }
 
 extension TradeOrder {

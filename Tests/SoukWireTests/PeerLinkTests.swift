@@ -36,7 +36,7 @@ struct PeerLinkTests {
             }
             #expect(hello.listenPort == port && hello.userAgent == agent)
             #expect(hello.kinds == ObjectRegistry.kinds.map { $0.rawValue })
-            #expect(hello.supportedKinds == [1, 2, 3, 4, 5, 6, 7])
+            #expect(hello.supportedKinds == ObjectRegistry.kinds.map(\.rawValue))
             #expect(hello.features == PeerLink.features)
         }
         #expect(pair.outbound.isOpen && pair.inbound.isOpen)

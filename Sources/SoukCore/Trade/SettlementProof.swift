@@ -71,7 +71,9 @@ public struct SettlementProof: Sendable, Equatable {
         guard acceptEnvelope.kind == .tradeStep else { throw refuse("the accept is a \(acceptEnvelope.kind)") }
         let acceptStep = try TradeStep(decoding: acceptEnvelope.payload)
         guard acceptStep.type == .accept, acceptEnvelope.signer == parties.seller.publicKey,
-            acceptStep.tradeID == tradeID, acceptStep.parents.contains(tradeID), acceptStep.network == orderStep.network
+            acceptStep.tradeID == tradeID, acceptStep.parents.contains(tradeID),
+            acceptStep.network == orderStep.network,
+            acceptStep.createdAt >= orderStep.createdAt
         else { throw refuse("the accept is not the seller's accept of this order") }
 
         var fallbackActive = false
@@ -82,7 +84,8 @@ public struct SettlementProof: Sendable, Equatable {
             }
             let s = try TradeStep(decoding: e.payload)
             let earliest = acceptStep.createdAt.addingClamped(min(body.deadlines.arbiterAck, body.deadlines.ruling))
-            guard s.type == .arbiterAck, s.tradeID == tradeID, s.createdAt >= earliest else {
+            guard s.type == .arbiterAck, s.tradeID == tradeID, s.network == orderStep.network, s.createdAt >= earliest
+            else {
                 throw refuse("the fallback arbiter's takeover is not an acknowledgement after the primary's deadline")
             }
             fallbackActive = true

@@ -7,7 +7,8 @@ public import SoukCrypto
 /// settle the trade are fixed here (the fallback arbiter may stand in for the primary one).
 public struct TradeOrder: Sendable, Equatable {
     public enum Limits {
-        public static let listingEnvelopeMaxBytes = 16 * 1024 + 110
+        /// The largest listing envelope: 2 + 3 + 16 384 + 32 + 64 bytes.
+        public static let listingEnvelopeMaxBytes = 2 + 3 + 16 * 1024 + 96
         public static let railMaxBytes = 64
         /// Longest deadline of any step.
         public static let maxDeadline: UInt64 = 180 * 24 * 3600

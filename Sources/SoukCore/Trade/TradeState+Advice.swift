@@ -102,6 +102,8 @@ extension TradeState {
     /// What `role` may do now, in the order a person would consider it.
     public func nextActions(for role: TradeRole, now: UInt64) -> [Action] {
         guard !phase.isFinal else { return [] }
+        // The primary arbiter stands down once the fallback took over.
+        if role == .arbiter && fallbackActive { return [] }
         let d = order.deadlines
         var out: [Action] = []
         func add(_ name: String, _ deadline: UInt64?, _ note: String) {
@@ -143,7 +145,9 @@ extension TradeState {
         if passed {
             switch phase {
             case .ordered, .accepted, .arbiterAcknowledged:
-                add("expire", nil, "the deadline passed: close the trade as expired")
+                if role != .fallbackArbiter || fallbackActive {
+                    add("expire", nil, "the deadline passed: close the trade as expired")
+                }
             case .paymentClaimed, .paymentConfirmed:
                 if role == .buyer || isArbiter {
                     add("propose", nil, "the seller did not fulfil in time: propose a refund (the default exit)")

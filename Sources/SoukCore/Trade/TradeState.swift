@@ -33,6 +33,8 @@ public struct TradeState: Sendable, Equatable {
         public let roles: [TradeRole]
         /// The signature objects, by role.
         public let signatures: [TradeRole: ObjectID]
+        /// Every key that signed it (the arbiter role may have two: the primary and the fallback).
+        public let signers: Set<NodeID>
     }
 
     /// A step in the timeline, with why it does not count when it does not.
@@ -71,13 +73,18 @@ public struct TradeState: Sendable, Equatable {
     public let receivedAt: UInt64?
     public let disputedAt: UInt64?
 
-    /// Keys of two conflicting settlements: the roles that signed both (the equivocation proof).
+    /// Of two conflicting settlements, the roles whose one key signed both: the equivocation
+    /// proof. Empty when the arbiter role's signatures came from two keys (the primary and the
+    /// fallback arbiter) and nobody else signed both.
     public var equivocators: [TradeRole] {
         guard settled.count >= 2 else { return [] }
-        let sets = settled.map { Set($0.roles) }
         var both: Set<TradeRole> = []
-        for i in 0..<sets.count {
-            for j in (i + 1)..<sets.count { both.formUnion(sets[i].intersection(sets[j])) }
+        for i in 0..<settled.count {
+            for j in (i + 1)..<settled.count {
+                for key in settled[i].signers.intersection(settled[j].signers) {
+                    if let role = parties.role(of: key) { both.insert(role == .fallbackArbiter ? .arbiter : role) }
+                }
+            }
         }
         return TradeRole.allCases.filter(both.contains)
     }
@@ -194,14 +201,19 @@ public struct TradeState: Sendable, Equatable {
         }
         // What a closing step is judged against is what existed at its own time: a step dated
         // later never reopens a closed trade.
-        //  - A cancel counts unless the buyer had claimed payment by then (its own claim).
+        //  - A cancel counts unless payment was claimed, the goods fulfilled or a dispute opened
+        //    by then.
         //  - A decline counts only if the seller never accepted (then no payment can follow it).
         //  - An expiry counts once its deadline passed, unless payment was claimed, the goods
         //    fulfilled or a dispute opened by then (it closes unpaid trades only).
         func progressed(by time: UInt64, _ types: Set<TradeStep.StepType>) -> Bool {
             valid.contains { types.contains($0.step.type) && $0.step.createdAt <= time }
         }
-        func cancelCounts(_ s: SignedStep) -> Bool { !progressed(by: s.step.createdAt, [.paymentClaim]) }
+        // A cancel never outweighs a payment claim, whenever dated (a back-dated cancel cannot
+        // undo a paid trade), nor a fulfilment or dispute dated at or before it.
+        func cancelCounts(_ s: SignedStep) -> Bool {
+            claimedAt == nil && !progressed(by: s.step.createdAt, [.fulfil, .dispute])
+        }
         func expireCounts(_ s: SignedStep) -> Bool {
             s.step.createdAt >= expiryDeadline(at: s.step.createdAt)
                 && !progressed(by: s.step.createdAt, [.paymentClaim, .fulfil, .dispute])
@@ -212,7 +224,7 @@ public struct TradeState: Sendable, Equatable {
         for s in valid {
             switch s.step.type {
             case .cancel where !cancelCounts(s):
-                voidReason[s.id] = "the buyer had claimed payment; a cancel no longer counts"
+                voidReason[s.id] = "payment was claimed, the goods fulfilled or a dispute opened by then"
             case .decline where acceptedAt != nil: voidReason[s.id] = "the seller had accepted the order"
             case .expire where s.step.createdAt < expiryDeadline(at: s.step.createdAt):
                 voidReason[s.id] = "signed before the deadline it invokes"
@@ -227,6 +239,7 @@ public struct TradeState: Sendable, Equatable {
 
         // Resolutions: group identical payloads; count distinct roles.
         var groups: [TradeResolution: [TradeRole: ObjectID]] = [:]
+        var signerKeys: [TradeResolution: Set<NodeID>] = [:]
         var ignored: [SignedResolution] = []
         var seenSignatures: Set<ObjectID> = []
         for r in resolutions.sorted(by: { $0.id < $1.id }) where seenSignatures.insert(r.id).inserted {
@@ -239,9 +252,12 @@ public struct TradeState: Sendable, Equatable {
             }
             let counted: TradeRole = role == .fallbackArbiter ? .arbiter : role
             if groups[r.resolution, default: [:]][counted] == nil { groups[r.resolution, default: [:]][counted] = r.id }
+            signerKeys[r.resolution, default: []].insert(r.signer)
         }
         let signed = groups.map { r, sigs in
-            Signed(resolution: r, roles: TradeRole.allCases.filter { sigs[$0] != nil }, signatures: sigs)
+            Signed(
+                resolution: r, roles: TradeRole.allCases.filter { sigs[$0] != nil }, signatures: sigs,
+                signers: signerKeys[r] ?? [])
         }.sorted { $0.resolution.hash.lexicographicallyPrecedes($1.resolution.hash) }
         let settled = signed.filter { $0.roles.count >= 2 }
         let proposals = signed.filter { $0.roles.count < 2 }
