@@ -163,3 +163,56 @@ struct TrustCache: Sendable {
     let graph: TrustGraph
     let trust: [NodeID: Double]
 }
+
+extension MarketNode {
+    /// How often an arbiter node publishes its rulings summary (when it changed): daily on main,
+    /// every few seconds on testnet so scenarios see it.
+    var rulingsInterval: UInt64 { network == .main ? 86_400 : 5 }
+
+    /// An arbiter's public record, from the trades this node arbitrated: how many it
+    /// acknowledged, how many it ruled (a settlement it signed after a dispute), how many it let
+    /// lapse (the fallback arbiter took over), and the median hours from dispute to its signature.
+    /// Counts and times only: no trade ids, no amounts.
+    func rulingsSummary() throws -> LogEntry.Rulings {
+        var acknowledged: UInt64 = 0
+        var ruled: UInt64 = 0
+        var lapsed: UInt64 = 0
+        var hours: [UInt64] = []
+        for t in try database.trades(limit: 100_000) where t.arbiter == nodeID || t.fallbackArbiter == nodeID {
+            guard let state = try database.trade(t.tradeID)?.state else { continue }
+            let counted = state.timeline.filter { $0.void == nil }
+            if counted.contains(where: { $0.step.step.type == .arbiterAck && $0.step.author == nodeID }) {
+                acknowledged += 1
+            }
+            if t.arbiter == nodeID, state.fallbackActive { lapsed += 1 }
+            if let s = state.settlement, let disputed = state.disputedAt, s.signers.contains(nodeID) {
+                ruled += 1
+                if let signedAt = try database.signedResolutionTime(t.tradeID), signedAt >= disputed {
+                    hours.append((signedAt - disputed) / 3600)
+                }
+            }
+        }
+        hours.sort()
+        return LogEntry.Rulings(
+            acknowledged: acknowledged, ruled: ruled, lapsed: lapsed,
+            medianHoursToRule: hours.isEmpty ? 0 : hours[hours.count / 2])
+    }
+
+    /// As an arbiter: appends the rulings summary to this node's log when it changed since the
+    /// last one and the interval passed. - Returns: whether it published.
+    @discardableResult
+    public func publishRulingsIfDue() async -> Bool {
+        guard arbiterMode, now() >= lastRulingsAt + rulingsInterval, let summary = try? rulingsSummary(),
+            summary.acknowledged > 0, summary != lastRulings
+        else { return false }
+        do {
+            _ = try await appendLog(.rulings(summary))
+            lastRulings = summary
+            lastRulingsAt = now()
+            return true
+        } catch {
+            logger.debug("rulings summary not published yet", metadata: ["error": "\(error)"])
+            return false
+        }
+    }
+}

@@ -25,6 +25,9 @@ public actor MarketNode {
     /// log entry, even when restored from an old backup).
     var logSynced = false
     var trustCache: TrustCache?
+    /// The last rulings summary this arbiter published, and when.
+    var lastRulings: LogEntry.Rulings?
+    var lastRulingsAt: UInt64 = 0
     public private(set) var arbiterMode = false
     public private(set) var autoDefaults = true
 

@@ -303,6 +303,7 @@ extension PeerManager {
         await processInbox(retryWaiting: true)
         _ = await node.tradeTick()
         await node.publishForkProofs()
+        await node.publishRulingsIfDue()
         await flushOutbox()
         let now = UInt64(now())
         if now >= lastMailboxPrune + 3600 {

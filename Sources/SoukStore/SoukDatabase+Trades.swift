@@ -430,6 +430,15 @@ extension SoukDatabase {
         }
     }
 
+    /// When this node recorded (and signed) its resolution for a trade.
+    public func signedResolutionTime(_ tradeID: ObjectID) throws -> UInt64? {
+        try writer.read { db in
+            try Int64.fetchOne(
+                db, sql: "SELECT signed_at FROM signed_resolutions WHERE trade_id = ?", arguments: [tradeID.bytes.data]
+            ).map(UInt64.init)
+        }
+    }
+
     /// Keeps an order's private fields (only when they match the order's hash; the caller checks).
     public func storeTradePrivate(_ tradeID: ObjectID, body: [UInt8]) throws {
         try writer.write { db in

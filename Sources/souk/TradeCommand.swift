@@ -14,7 +14,7 @@ struct TradeCommand: AsyncParsableCommand {
             StepCommand<CancelMeta>.self, StepCommand<AcknowledgeMeta>.self, StepCommand<PayMeta>.self,
             StepCommand<ConfirmMeta>.self, StepCommand<FulfilMeta>.self, StepCommand<ReceivedMeta>.self,
             StepCommand<DisputeMeta>.self, StepCommand<ExpireMeta>.self, Release.self, Propose.self, Sign.self,
-            Resync.self, Proof.self, VerifyProof.self,
+            Resync.self, Proof.self, VerifyProof.self, Export.self,
         ], defaultSubcommand: List.self)
 
     struct Order: AsyncParsableCommand {
@@ -202,6 +202,74 @@ struct TradeCommand: AsyncParsableCommand {
                     "signed by:   \(res?["signed_by"]?.arrayValue?.compactMap(\.stringValue).joined(separator: " and ") ?? "?")",
                 ].joined(separator: "\n")
             }
+        }
+    }
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Your trades and their reviews as CSV, for your own books (one row per trade).")
+        @OptionGroup var options: GlobalOptions
+        @Flag(help: "CSV (the only format so far).") var csv = false
+
+        func run() async throws {
+            guard csv else { throw CLIError("say the format: souk trade export --csv", kind: .refused) }
+            let me = try options.call("node.info")["node_id"]?.stringValue ?? ""
+            var rows: [[String]] = [
+                [
+                    "trade_id", "role", "phase", "ordered_at", "title", "quantity", "amount", "currency", "rail",
+                    "counterparty", "outcome", "buyer_amount", "seller_amount", "arbiter_fee", "rating_given",
+                    "rating_received",
+                ]
+            ]
+            var given: [String: Int64] = [:]
+            var received: [String: Int64] = [:]
+            for r in try options.call("review.list", ["author": .string(me), "limit": .int(1_000)])["items"]?
+                .arrayValue ?? []
+            {
+                if let t = r["trade_id"]?.stringValue { given[t] = r["rating"]?.intValue }
+            }
+            for r in try options.call("review.list", ["subject": .string(me), "limit": .int(1_000)])["items"]?
+                .arrayValue ?? []
+            {
+                if let t = r["trade_id"]?.stringValue { received[t] = r["rating"]?.intValue }
+            }
+            var offset: Int64 = 0
+            while true {
+                let page = try options.call("trade.list", ["limit": .int(1_000), "offset": .int(offset)])
+                let items = page["items"]?.arrayValue ?? []
+                for item in items {
+                    guard let id = item["trade_id"]?.stringValue else { continue }
+                    let t = try options.call("trade.get", ["trade_id": .string(id)])
+                    let role = t["role"]?.stringValue ?? ""
+                    let parties = t["parties"]
+                    let other =
+                        role == "buyer"
+                        ? parties?["seller"]?.stringValue : role == "seller" ? parties?["buyer"]?.stringValue : nil
+                    let s = t["settlement"]
+                    let iso = ISO8601DateFormatter().string(
+                        from: Date(timeIntervalSince1970: Double(t["ordered_at"]?.intValue ?? 0)))
+                    rows.append([
+                        id, role, t["phase"]?.stringValue ?? "", iso, t["title"]?.stringValue ?? "",
+                        t["quantity"].flatMap { $0.intValue.map(String.init) } ?? "", t["amount"]?.stringValue ?? "",
+                        t["currency"]?.stringValue ?? "", t["rail"]?.stringValue ?? "", other ?? "",
+                        s?["outcome"]?.stringValue ?? "", s?["buyer_amount"]?.stringValue ?? "",
+                        s?["seller_amount"]?.stringValue ?? "", s?["arbiter_fee"]?.stringValue ?? "",
+                        given[id].map(String.init) ?? "", received[id].map(String.init) ?? "",
+                    ])
+                }
+                guard let next = page["next_offset"]?.intValue else { break }
+                offset = next
+            }
+            print(rows.map { $0.map(Self.csvField).joined(separator: ",") }.joined(separator: "\n"))
+        }
+
+        /// RFC 4180: quote a field with a comma, quote or line break, doubling its quotes; a
+        /// field starting with = + - @ gets a leading ' so a spreadsheet does not run it.
+        static func csvField(_ s: String) -> String {
+            var v = s
+            if let first = v.first, "=+-@".contains(first) { v = "'" + v }
+            guard v.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return v }
+            return "\"" + v.replacingOccurrences(of: "\"", with: "\"\"") + "\""
         }
     }
 

@@ -120,3 +120,25 @@ def test_a_forked_log_is_detected_everywhere(market, cluster):
     with pytest.raises(RPCError) as e:
         b.rpc("vouch.create", {"node_id": s.node_id})
     assert e.value.code == -32012 and "forked" in str(e.value)
+
+
+def test_trade_export_csv(market):
+    """`souk trade export --csv`: one row per trade with its outcome and the ratings given and
+    received; without --csv the command is refused (exit 4)."""
+    import csv
+    import io
+    import subprocess
+    b, s = market["b"], market["s"]
+    tid = settle(market)
+    review(b, tid, 5, "great")
+    wait_until(lambda: reviews_of(s, s.node_id), 30, what="the seller holds the review")
+    out = subprocess.run([s.binary, "--datadir", s.datadir, "trade", "export", "--csv"], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    rows = list(csv.DictReader(io.StringIO(out.stdout)))
+    row = [r for r in rows if r["trade_id"] == tid][0]
+    assert row["role"] == "seller" and row["phase"] == "settled" and row["outcome"] == "release"
+    assert row["rating_received"] == "5" and row["counterparty"] == b.node_id and row["amount"] == "120.00"
+    bad = subprocess.run([s.binary, "--datadir", s.datadir, "trade", "export"], capture_output=True, text=True,
+                         timeout=30)
+    assert bad.returncode == 4 and "--csv" in bad.stderr

@@ -135,6 +135,9 @@ def test_dispute_is_settled_by_a_split(market):
     assert (res["outcome"], res["buyer_amount"], res["seller_amount"], res["arbiter_fee"]) == \
         ("split", "60.00", "57.60", "2.40"), res
     assert sorted(res["signed_by"]) == ["arbiter", "buyer"]
+    # The arbiter publishes its record in its log (counts only: no trade ids, no amounts), and it spreads.
+    wait_until(lambda: any(e["type"] == "rulings" for e in market["r"].rpc("log.get", {"author": a.node_id})["entries"]),
+               30, what="the arbiter's rulings summary reached another node")
     # The seller, who did not sign, can never sign another resolution of it into a second settlement.
     with pytest.raises(Exception):
         s.rpc("trade.propose", {"trade_id": tid, "outcome": "release"})

@@ -2,7 +2,8 @@
 """testnet/demo: a few Souk nodes gossip listings, an update and a retraction, and a node that was
 offline catches up; then a buyer and the seller trade through an arbiter on a third node (order,
 payment, fulfilment, release, a checked settlement proof) and a second trade goes to a dispute
-settled by a split. Prints what happens in plain words; exits non-zero if anything fails."""
+settled by a split; buyer and seller review each other, and a node that never traded sees the
+seller's score only once it trusts someone who did. Prints what happens in plain words; exits non-zero if anything fails."""
 
 from __future__ import annotations
 
@@ -69,7 +70,8 @@ def main(argv: list[str]) -> int:
             souknet.down()
     if ok:
         say(f"\nDemo finished in {time.time() - t_demo:.0f} s: every listing, the update, the retraction and the "
-            f"catch-up reached every node; one trade settled by release, one dispute by a split.")
+            f"catch-up reached every node; one trade settled by release, one dispute by a split, and the reviews "
+            f"reached every node.")
         return 0
     return 1
 
@@ -332,6 +334,34 @@ def run_trades(net: Net, adj, seller, bike: dict, atlas: dict) -> None:
     say(f"    The buyer signs the ruling: settled {(time.time() - t1):.1f} s after the order — buyer "
         f"{res2['buyer_amount']}, seller {res2['seller_amount']}, arbiter fee {res2['arbiter_fee']} EUR "
         f"(signed by {' and '.join(res2['signed_by'])}). The seller's signature was not needed: 2 of 3.")
+
+    say("")
+    say("7. Reviews and reputation.")
+    review = None
+    deadline = time.time() + 40
+    while review is None:
+        try:
+            review = buyer.rpc("review.create", {"trade_id": tid, "rating": 5,
+                                                 "text": "Exactly as described, friendly handover"})
+        except RPCError as e:
+            if "still learning" not in e.message or time.time() > deadline:
+                raise
+            time.sleep(0.5)
+    seller.rpc("review.create", {"trade_id": tid, "rating": 5, "text": "Paid on time"})
+    say(f"    {buyer.name} reviews the seller 5/5 (entry {review['seq']} of its hash-chained log, carrying the "
+        f"settlement proof); the seller reviews the buyer.")
+    wait_for("the reviews did not reach every node",
+             lambda: all(n.rpc("review.list", {"subject": seller.node_id})["items"] for n in nodes))
+    viewer = other
+    rep = viewer.rpc("reputation.get", {"subject": seller.node_id})
+    say(f"    On {viewer.name}, which never traded: the seller has {rep['reviews']} trade-backed review — "
+        f"\"{rep['label']}\", no number: a ring of fakes could not show it five stars either.")
+    viewer.rpc("vouch.create", {"node_id": buyer.node_id, "note": "I know Ben"})
+    rep = viewer.rpc("reputation.get", {"subject": seller.node_id, "explain": True})
+    c = rep["explain"]["counted"][0]
+    say(f"    {viewer.name} vouches for {buyer.name}, whom it knows: now the seller scores {rep['score']:.1f} "
+        f"(confidence {rep['confidence']:.2f}) — the buyer's review, trust {c['trust']:.3f}, via "
+        f"{' → '.join(p[:8] for p in c['path'])}.")
 
 
 if __name__ == "__main__":
