@@ -116,6 +116,21 @@ extension MarketNode {
             forked: forked.contains(subject), reviews: reviews)
     }
 
+    /// The sellers whose score, as this node sees it, is at least `rating` (those with reviews
+    /// and a trust path): the `min_rating` filter of `listing.search`.
+    public func sellers(scoringAtLeast rating: Double) throws -> [[UInt8]] {
+        let (_, trust) = try trustState()
+        let forked = Set(try database.forks().map(\.author))
+        var bySubject: [NodeID: [(entryID: ObjectID, author: NodeID, rating: Int)]] = [:]
+        for r in try database.trustEdges().reviews where !forked.contains(r.author) {
+            bySubject[r.subject, default: []].append((r.entryID, r.author, r.rating))
+        }
+        return bySubject.compactMap { subject, reviews in
+            guard let v = TrustScore.score(reviews: reviews, trust: trust).value, v >= rating else { return nil }
+            return subject.publicKey
+        }.sorted { $0.lexicographicallyPrecedes($1) }
+    }
+
     /// The trust graph and this node's trust vector, recomputed when reviews, vouches or forks changed.
     func trustState() throws -> (TrustGraph, [NodeID: Double]) {
         let counts = try database.objectCounts()

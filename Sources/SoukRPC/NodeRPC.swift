@@ -130,8 +130,16 @@ public struct NodeRPC: Sendable {
                 }
             },
             RPCMethod("listing.search", parameters: SearchParams.names) { p in
-                let query = try SearchParams.query(p)
+                var query = try SearchParams.query(p)
+                let minRating = try p.values["min_rating"].flatMap { v throws(RPCError) -> Double? in
+                    guard v != .null else { return nil }
+                    guard let d = v.doubleValue, d >= 1, d <= 5 else {
+                        throw RPCError.invalidParams("min_rating must be a number from 1 to 5", field: "min_rating")
+                    }
+                    return d
+                }
                 return try await Self.mapNodeErrors {
+                    if let minRating { query.sellers = try await node.sellers(scoringAtLeast: minRating) }
                     let page: SearchPage
                     do {
                         page = try await node.search(query)
@@ -147,11 +155,24 @@ public struct NodeRPC: Sendable {
                             reason: "invalid_sort", field: "currency")
                     }
                     let now = await node.now()
+                    // Each seller's score as this node sees it (one computation per seller on the page).
+                    var reputations: [NodeID: Reputation] = [:]
+                    for hit in page.hits {
+                        guard let seller = NodeID(publicKey: hit.listing.seller), reputations[seller] == nil else {
+                            continue
+                        }
+                        reputations[seller] = try await node.reputation(of: seller)
+                    }
                     return [
                         "results": .array(
                             page.hits.map { hit in
                                 var o = Self.json(hit.listing, now: now).objectValue!
                                 if let s = hit.score { o["score"] = .double((s * 1000).rounded() / 1000) }
+                                if let r = NodeID(publicKey: hit.listing.seller).flatMap({ reputations[$0] }) {
+                                    o["seller_rating"] = r.score.value.map(JSONValue.double) ?? .null
+                                    o["seller_confidence"] = .double(r.score.confidence)
+                                    o["seller_reviews"] = .int(Int64(r.score.reviewCount))
+                                }
                                 return .object(o)
                             }),
                         "next_cursor": page.nextCursor.map(JSONValue.string) ?? .null,

@@ -6,7 +6,7 @@ import SoukStore
 enum SearchParams {
     static let names = [
         "query", "category", "currency", "min_price", "max_price", "location", "country", "seller", "condition",
-        "sort", "limit", "cursor",
+        "sort", "limit", "cursor", "min_rating",
     ]
 
     static func query(_ p: RPCParams) throws(RPCError) -> SearchQuery {

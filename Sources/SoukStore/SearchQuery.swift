@@ -23,6 +23,8 @@ public struct SearchQuery: Sendable, Equatable {
     /// Compared case-insensitively (countries are upper-case ISO codes).
     public var country: String?
     public var seller: [UInt8]?
+    /// Only listings of these sellers (`min_rating`: the sellers this node scores high enough).
+    public var sellers: [[UInt8]]?
     public var condition: ItemCondition?
     public var sort: Sort = .relevance
     public var limit: Int = 20

@@ -45,6 +45,14 @@ extension SoukDatabase {
             filters.append("l.seller = ?")
             args.append(s.data)
         }
+        if let set = query.sellers {
+            if set.isEmpty {
+                filters.append("0")
+            } else {
+                filters.append("l.seller IN (\(Array(repeating: "?", count: set.count).joined(separator: ",")))")
+                args += set.map { $0.data }
+            }
+        }
         if let c = query.condition {
             filters.append("l.condition = ?")
             args.append(Int64(c.rawValue))

@@ -18,6 +18,8 @@ struct SearchCommand: AsyncParsableCommand {
     @Option(help: "relevance, price_asc, price_desc or newest.") var sort: String?
     @Option(help: "Results per page (1-100).") var limit: Int?
     @Option(help: "Cursor from a previous page.") var cursor: String?
+    @Option(help: "Only sellers this node scores at least this (1-5; needs a trust path to their reviewers).")
+    var minRating: Double?
 
     func run() async throws {
         var p: [String: JSONValue] = [:]
@@ -29,6 +31,7 @@ struct SearchCommand: AsyncParsableCommand {
         ]
         for (k, v) in optional { if let v { p[k] = .string(v) } }
         if let limit { p["limit"] = .int(Int64(limit)) }
+        if let minRating { p["min_rating"] = .double(minRating) }
         let result = try options.call("listing.search", p)
         options.printResult(result) { r in
             var out = Output.table(r["results"]?.arrayValue ?? [])

@@ -79,6 +79,15 @@ def test_reviews_spread_explain_and_survive_removal(market, cluster):
     recomputed = sum(c["trust"] * c["rating"] for c in counted) / sum(c["trust"] for c in counted)
     assert abs(recomputed - rep["score"]) < 1e-9
     assert r.rpc("log.verify", {})["ok"]
+    # Search carries the seller's score as this node sees it, and --min-rating filters on it.
+    hits = r.rpc("listing.search", {"query": "bicycle", "min_rating": 4})["results"]
+    assert [h["seller"] for h in hits] == [s.node_id] and hits[0]["seller_rating"] == 5
+    with pytest.raises(RPCError) as e:
+        r.rpc("listing.search", {"query": "bicycle", "min_rating": 6})
+    assert e.value.code == -32602
+    plain = x.rpc("listing.search", {"query": "bicycle"})["results"]
+    assert plain and plain[0]["seller_rating"] is None and plain[0]["seller_reviews"] == 1
+    assert x.rpc("listing.search", {"query": "bicycle", "min_rating": 1})["results"] == [], "no trust path: no score"
 
     # The buyer's review is removed from the seller's own node: a new node still gets it from the others.
     review_id = reviews_of(s, s.node_id)[0]["review_id"]
