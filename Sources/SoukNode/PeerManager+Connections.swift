@@ -267,6 +267,11 @@ extension PeerManager: Service {
                         }
                     }
                     await group.next()
+                    // The reader ended first (the link was closed, e.g. after a handshake refusal):
+                    // give the writer a moment to flush what is queued — the refusal that says
+                    // why — before the channel closes. A writer that ended first ends this at once.
+                    group.addTask { try? await Task.sleep(for: .milliseconds(300)) }
+                    await group.next()
                     group.cancelAll()
                 }
                 self.connectionEnded(key)
