@@ -248,6 +248,9 @@ def test_a_step_lost_at_the_buyer_is_repaired_by_resync(market):
     db.close()
     b.start(connect=(market["r"].p2p,))
     assert phase(b, tid) == "payment_claimed", "the buyer lost the fulfilment"
+    # A resync sends digests over the links there are: wait for one (one asked with no link at
+    # all is lost; the next link to a party of the trade resyncs it by itself).
+    wait_until(lambda: b.ready_peers(), 20, what="the buyer is linked again")
     b.rpc("trade.resync", {"trade_id": tid})
     wait_phase([b, s, a], tid, "fulfilled", timeout=40)
     b.rpc("trade.release", {"trade_id": tid})
